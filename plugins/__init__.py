@@ -1,0 +1,1 @@
+"""ganzoo's built-in plugins, installed as the package ganzoo_plugins and loaded through entry points."""
