@@ -1,0 +1,214 @@
+"""The ``ganzoo`` command line: parses, reports, and leaves the work to the library."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import torch
+from rich.console import Console
+from rich.table import Table
+
+import ganzoo
+from ganzoo.config import RunConfig
+from ganzoo.devices import resolve_device
+from ganzoo.errors import GanzooError
+from ganzoo.options import parse_assignments
+from ganzoo.progress import RichReporter
+from ganzoo.registry import KINDS, Registry, load_registry
+from ganzoo.runner import resume_run, start_run
+from ganzoo.sampling import generate, load_generator, output_target, write_samples
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(click.ClickException):
+    """A :class:`GanzooError` on its way to the terminal: one line, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn GanzooError into a one-line message and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except GanzooError as error:
+            raise UserError(str(error)) from None
+
+    return wrapper
+
+
+def registry_of(ctx: click.Context) -> Registry:
+    """The plugin registry, loaded once per command (tests may pass extra plugins via ``obj``)."""
+    obj = ctx.find_root().ensure_object(dict)
+    if "registry" not in obj:
+        obj["registry"] = load_registry(obj.get("extra_plugins", ()))
+    return obj["registry"]
+
+
+# click >= 8.2 signals "no arguments, show help" with a UsageError subclass; older clicks exit directly.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class OneLineErrorGroup(click.Group):
+    """A group whose usage errors (bad option values, unknown commands) print as one line too."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except _NO_ARGS_IS_HELP:
+            raise
+        except click.UsageError as error:
+            raise UserError(error.format_message()) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            raise UserError(error.format_message()) from None
+
+
+@click.group(cls=OneLineErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(ganzoo.__version__, prog_name="ganzoo")
+def cli() -> None:
+    """ganzoo: train and compare GANs built from plugins."""
+
+
+def _positive_int() -> click.IntRange:
+    return click.IntRange(min=1)
+
+
+@cli.command("run")
+@click.option("--arch", help="Architecture name (see list-plugins).")
+@click.option("--loss", help="Loss name (see list-plugins).")
+@click.option("--data", help="Dataset name (see list-plugins).")
+@click.option("--steps", type=_positive_int(), help="Total generator steps of the run (default 10000).")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Total passes over the training data, instead of --steps.")
+@click.option("--batch-size", type=_positive_int(), help="Samples per batch (default 64).")
+@click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate (default: the loss's, else 2e-4).")
+@click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate (default: the loss's, else 2e-4).")
+@click.option("--betas", help="Adam betas as B1,B2 (default: the loss's, else 0.5,0.999).")
+@click.option("--n-critic", type=_positive_int(), help="Discriminator steps per generator step (default: the loss's, else 1).")
+@click.option("--latent-dim", type=_positive_int(), help="Size of the noise vector z (default 100).")
+@click.option("--seed", type=int, help="Random seed (default 0); CPU runs repeat exactly.")
+@click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
+@click.option("--data-root", help="Data directory (default: $GANZOO_DATA, else ~/.cache/ganzoo/data).")
+@click.option("--download/--no-download", default=None, help="Allow downloading missing data (default: allow).")
+@click.option("--out", type=click.Path(file_okay=False), help="The run directory (default runs/<time>-<arch>-<loss>-<data>).")
+@click.option("--sample-every", type=_positive_int(), help="Write a fixed-noise sample grid every N steps (default 500).")
+@click.option("--checkpoint-every", type=_positive_int(), help="Checkpoint every N steps (default 1000).")
+@click.option("--log-every", type=_positive_int(), help="Log losses and img/s every N steps (default 50).")
+@click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), help="Clip gradient norms of both networks to this value.")
+@click.option("--workers", type=click.IntRange(min=0), help="DataLoader workers for datasets read item by item (default 0).")
+@click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", help="An architecture option; repeatable.")
+@click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE", help="A dataset option; repeatable.")
+@click.option("--resume", "resume", type=click.Path(file_okay=False), help="Continue the run in this directory; --steps is its new total.")
+@click.pass_context
+@reports_errors
+def run_command(ctx: click.Context, resume: str | None, **options: Any) -> None:
+    """Train a GAN: ganzoo run --arch dcgan --loss bce --data cifar10."""
+    given = {name: value for name, value in options.items() if value not in (None, ())}
+    for name in ("arch_options", "data_options"):
+        if name in given:
+            given[name] = parse_assignments(given[name], "--" + name[:-1].replace("_", "-"))
+    if "betas" in given:
+        given["betas"] = _parse_betas(given["betas"])
+    out = given.pop("out", None)
+    registry = registry_of(ctx)
+    reporter = RichReporter()
+    if resume:
+        if out:
+            raise GanzooError("--out cannot be combined with --resume (the run directory is the one resumed)")
+        outcome = resume_run(resume, given, registry, reporter)
+    else:
+        missing = [f"--{name}" for name in ("arch", "loss", "data") if name not in given]
+        if missing:
+            raise GanzooError(f"missing {', '.join(missing)} (or --resume RUN_DIR); see ganzoo list-plugins for the choices")
+        outcome = start_run(RunConfig(**given), registry, out, reporter)
+    if outcome.interrupted:
+        click.echo(f"interrupted at step {outcome.step}/{outcome.total_steps}; checkpoint saved in {outcome.run_dir}", err=True)
+        click.echo(f"continue with: ganzoo run --resume {outcome.run_dir}", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
+    summary = ""
+    if outcome.last_record:
+        record = outcome.last_record
+        summary = f"; final D loss {record['d_loss']:.4f}, G loss {record['g_loss']:.4f}"
+    click.echo(f"finished step {outcome.step}/{outcome.total_steps}: {outcome.run_dir}{summary}")
+
+
+def _parse_betas(text: str) -> tuple[float, float]:
+    try:
+        first, second = (float(part) for part in text.split(","))
+    except ValueError:
+        raise GanzooError(f"--betas expects two numbers like 0.5,0.999, got '{text}'") from None
+    if not (0 <= first < 1 and 0 <= second < 1):
+        raise GanzooError(f"--betas must lie in [0, 1), got '{text}'")
+    return first, second
+
+
+@cli.command("list-plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+@reports_errors
+def list_plugins_command(ctx: click.Context, as_json: bool) -> None:
+    """List installed plugins and the components they register."""
+    registry = registry_of(ctx)
+    if as_json:
+        click.echo(json.dumps([plugin.to_json() for plugin in registry.plugins], indent=2))
+        return
+    table = Table(title="ganzoo plugins", show_lines=True)
+    table.add_column("plugin")
+    table.add_column("from")
+    table.add_column("components")
+    for plugin in registry.plugins:
+        source = "built-in" if plugin.builtin else (
+            f"{plugin.distribution} {plugin.version}" if plugin.distribution else "in-process")
+        lines = [
+            f"[bold]{kind.label}[/] {item['name']}: {item['description']}"
+            for kind in KINDS for item in plugin.components.get(kind.key, [])
+        ]
+        lines += [f"[red]error:[/] {error}" for error in plugin.errors]
+        table.add_row(plugin.name, source, "\n".join(lines) or "-")
+    Console().print(table)
+
+
+@cli.command("sample")
+@click.argument("source", type=click.Path())
+@click.option("-n", "--num", "count", type=_positive_int(), default=64, show_default=True, help="Number of samples.")
+@click.option("-o", "--output", default="samples.png", show_default=True,
+              help="FILE.png for one grid, DIR/ for one PNG per sample, FILE.safetensors for raw tensors.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--batch-size", type=_positive_int(), default=256, show_default=True, help="Samples generated per forward pass.")
+@click.pass_context
+@reports_errors
+def sample_command(ctx: click.Context, source: str, count: int, output: str, seed: int, device: str, batch_size: int) -> None:
+    """Draw samples from a run directory or a generator file."""
+    target = output_target(output)
+    loaded = load_generator(source, registry_of(ctx), resolve_device(device))
+    labels = None
+    if loaded.record.conditional:
+        labels = torch.arange(count) % loaded.spec.num_classes
+    samples = generate(
+        loaded.network, loaded.record.latent_dim, count, device=loaded.device, seed=seed,
+        labels=labels, conditional=loaded.record.conditional, batch_size=batch_size,
+    )
+    written = write_samples(samples, labels, loaded.spec, target)
+    click.echo(f"wrote {written}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Run configuration: every setting of a training run as plain values.
+
+:class:`RunConfig` is what the user chose (``None`` = not chosen).
+:func:`resolve_hyperparameters` fills the gaps from the loss's defaults and
+then from :data:`TRAINER_DEFAULTS`, so ``config.json`` records the values
+actually used and where each came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganzoo.contract import Loss
+from ganzoo.errors import GanzooError
+
+#: Used when neither the user nor the loss sets a value (DCGAN's settings).
+TRAINER_DEFAULTS: Mapping[str, Any] = {
+    "n_critic": 1,
+    "lr_g": 2e-4,
+    "lr_d": 2e-4,
+    "betas": (0.5, 0.999),
+}
+DEFAULT_STEPS = 10_000
+
+
+@dataclass
+class RunConfig:
+    """Everything a user can set for ``ganzoo run``."""
+
+    arch: str
+    loss: str
+    data: str
+    steps: int | None = None
+    epochs: float | None = None
+    batch_size: int = 64
+    lr_g: float | None = None
+    lr_d: float | None = None
+    betas: tuple[float, float] | None = None
+    n_critic: int | None = None
+    latent_dim: int = 100
+    seed: int = 0
+    device: str = "auto"
+    data_root: str | None = None
+    download: bool = True
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    grad_clip: float | None = None
+    workers: int = 0
+    arch_options: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        positive = ("batch_size", "latent_dim", "sample_every", "checkpoint_every", "log_every")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise GanzooError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        for name in ("steps", "epochs", "n_critic", "lr_g", "lr_d", "grad_clip"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise GanzooError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if self.steps is not None and self.epochs is not None:
+            raise GanzooError("give --steps or --epochs, not both")
+        if self.workers < 0:
+            raise GanzooError(f"--workers must be 0 or more, got {self.workers}")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; :meth:`from_json` inverts it."""
+        data = dataclasses.asdict(self)
+        data["betas"] = list(self.betas) if self.betas is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunConfig:
+        """Rebuild a config from :meth:`to_json` output, ignoring unknown keys."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {key: value for key, value in data.items() if key in names}
+        if values.get("betas") is not None:
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
+
+def resolve_hyperparameters(config: RunConfig, loss: Loss) -> dict[str, Any]:
+    """The optimisation settings in force: user value, else the loss's default, else ganzoo's."""
+    resolved = {}
+    for key, fallback in TRAINER_DEFAULTS.items():
+        user_value = getattr(config, key)
+        if user_value is not None:
+            resolved[key] = user_value
+        else:
+            resolved[key] = loss.defaults.get(key, fallback)
+    resolved["betas"] = tuple(float(b) for b in resolved["betas"])
+    resolved["n_critic"] = int(resolved["n_critic"])
+    return resolved
+
+
+def total_steps(config: RunConfig, dataset_size: int, n_critic: int) -> int:
+    """Generator steps for the run: ``--steps``, or ``--epochs`` passes over the data.
+
+    One generator step draws ``n_critic`` batches, so an epoch of
+    ``dataset_size // batch_size`` batches is that many divided by ``n_critic``.
+    """
+    if config.steps is not None:
+        return config.steps
+    if config.epochs is None:
+        return DEFAULT_STEPS
+    batches_per_epoch = max(1, dataset_size // config.batch_size)
+    return max(1, round(config.epochs * batches_per_epoch / n_critic))

@@ -1,0 +1,105 @@
+"""The run directory: where a run's config, metrics, samples and checkpoints live.
+
+Layout::
+
+    RUN/config.json                      every option, resolved values, versions
+    RUN/metrics.jsonl                    one JSON record per logged step
+    RUN/samples/step_0000500.png         fixed-noise sample grids
+    RUN/checkpoints/generator.safetensors   the latest generator, self-describing
+    RUN/checkpoints/state.safetensors       everything needed to resume
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ganzoo.atomic import write_text_atomic
+from ganzoo.errors import GanzooError
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+GENERATOR_FILE = "checkpoints/generator.safetensors"
+STATE_FILE = "checkpoints/state.safetensors"
+
+
+class RunDir:
+    """Paths and small file operations of one run directory."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def generator_path(self) -> Path:
+        return self.path / GENERATOR_FILE
+
+    @property
+    def state_path(self) -> Path:
+        return self.path / STATE_FILE
+
+    def sample_path(self, step: int) -> Path:
+        """The sample grid written at ``step``."""
+        return self.samples_dir / f"step_{step:07d}.png"
+
+    def ensure_new(self) -> None:
+        """Fail if the directory already holds a run (so a run never overwrites another)."""
+        if self.config_path.exists():
+            raise GanzooError(f"{self.path} already holds a run; continue it with --resume {self.path} or choose another --out")
+        if self.path.exists() and not self.path.is_dir():
+            raise GanzooError(f"--out {self.path} is a file, not a directory")
+
+    def create(self) -> None:
+        """Create the directory tree."""
+        self.ensure_new()
+        (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        self.samples_dir.mkdir(parents=True, exist_ok=True)
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        """Write ``config.json`` atomically."""
+        write_text_atomic(self.config_path, json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+    def read_config(self) -> dict[str, Any]:
+        """Read ``config.json``; GanzooError if the directory is not a run."""
+        if not self.config_path.is_file():
+            raise GanzooError(f"{self.path} is not a ganzoo run directory (no {CONFIG_FILE})")
+        try:
+            return json.loads(self.config_path.read_text())
+        except json.JSONDecodeError as error:
+            raise GanzooError(f"corrupt {self.config_path}: {error}") from None
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        """Append one record to ``metrics.jsonl`` (flushed, so a crash loses at most this line)."""
+        with open(self.metrics_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """All records of ``metrics.jsonl`` (a torn last line is skipped)."""
+        if not self.metrics_path.exists():
+            return []
+        records = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop records after ``step``: on resume, the steps after the checkpoint are redone."""
+        kept = [record for record in self.read_metrics() if record.get("step", 0) <= step]
+        write_text_atomic(self.metrics_path, "".join(json.dumps(record) + "\n" for record in kept))

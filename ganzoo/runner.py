@@ -1,0 +1,254 @@
+"""A training run's lifecycle: run directory, logging, samples, checkpoints, interrupts.
+
+The step itself lives in :mod:`ganzoo.training`; this module decides when to
+log, sample and checkpoint, and how to start, resume and stop cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+import ganzoo
+from ganzoo.assembly import Assembly, assemble
+from ganzoo.batches import BatchStream
+from ganzoo.checkpoint import GeneratorRecord, read_checkpoint, save_generator, write_checkpoint
+from ganzoo.config import RunConfig
+from ganzoo.errors import GanzooError
+from ganzoo.paths import default_run_dir
+from ganzoo.registry import Registry
+from ganzoo.rundir import RunDir
+from ganzoo.sampling import generate, save_grid
+from ganzoo.training import AdversarialTrainer, StepLosses
+
+#: Options that may change when a run is resumed; the others define the run.
+RESUMABLE_OPTIONS = frozenset(
+    {"steps", "epochs", "device", "data_root", "download", "sample_every", "checkpoint_every", "log_every", "workers"}
+)
+GRID_SIZE = 64
+STATE_KIND = "training-state"
+
+
+class Reporter(Protocol):
+    """Receives progress: the CLI shows a progress bar, library users may pass their own."""
+
+    def start(self, total_steps: int, start_step: int) -> None: ...
+
+    def log(self, record: dict[str, Any]) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class SilentReporter:
+    """A reporter that shows nothing."""
+
+    def start(self, total_steps: int, start_step: int) -> None:
+        pass
+
+    def log(self, record: dict[str, Any]) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended."""
+
+    run_dir: Path
+    step: int
+    total_steps: int
+    interrupted: bool
+    last_record: dict[str, Any] | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def start_run(config: RunConfig, registry: Registry, out: str | Path | None = None, reporter: Reporter | None = None) -> RunOutcome:
+    """Check everything, create the run directory and train from scratch."""
+    run_dir = RunDir(out or default_run_dir(config.arch, config.loss, config.data))
+    run_dir.ensure_new()
+    assembly = assemble(config, registry)
+    run_dir.create()
+    run_dir.write_config(assembly.describe())
+    return _train(assembly, run_dir, None, reporter or SilentReporter())
+
+
+def resume_run(path: str | Path, overrides: dict[str, Any], registry: Registry, reporter: Reporter | None = None) -> RunOutcome:
+    """Continue the run in ``path`` from its last checkpoint.
+
+    ``overrides`` may only hold :data:`RESUMABLE_OPTIONS`; ``steps`` (or
+    ``epochs``) is the run's new total, not a number of extra steps.
+    """
+    fixed = sorted(set(overrides) - RESUMABLE_OPTIONS)
+    if fixed:
+        names = ", ".join("--" + name.replace("_", "-") for name in fixed)
+        raise GanzooError(f"cannot change {names} when resuming; options that may change: "
+                          + ", ".join("--" + n.replace("_", "-") for n in sorted(RESUMABLE_OPTIONS)))
+    run_dir = RunDir(path)
+    saved = run_dir.read_config()
+    values = dict(saved["config"])
+    if "steps" in overrides or "epochs" in overrides:
+        values["steps"] = values["epochs"] = None
+    values.update(overrides)
+    tensors, meta = read_checkpoint(run_dir.state_path, STATE_KIND)
+    assembly = assemble(RunConfig.from_json(values), registry)
+    if meta["step"] >= assembly.total_steps:
+        raise GanzooError(
+            f"{path} is already at step {meta['step']} of {assembly.total_steps}; "
+            f"pass --steps larger than {meta['step']} to continue it"
+        )
+    run_dir.write_config(assembly.describe())
+    run_dir.truncate_metrics(meta["step"])
+    return _train(assembly, run_dir, (tensors, meta), reporter or SilentReporter())
+
+
+def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None, reporter: Reporter) -> RunOutcome:
+    config = assembly.config
+    torch.manual_seed(config.seed)
+    generator, discriminator = assembly.build_networks()
+    batches = BatchStream(
+        assembly.train_data, config.batch_size, config.seed, assembly.device,
+        position=saved[1]["batches_drawn"] if saved else 0, workers=config.workers,
+    )
+    hyper = assembly.hyperparameters
+    trainer = AdversarialTrainer(
+        generator, discriminator, assembly.loss, batches,
+        latent_dim=config.latent_dim, n_critic=hyper["n_critic"], lr_g=hyper["lr_g"], lr_d=hyper["lr_d"],
+        betas=hyper["betas"], grad_clip=config.grad_clip, conditional=assembly.architecture.conditional,
+        device=assembly.device, seed=config.seed,
+    )
+    step = 0
+    if saved:
+        trainer.load_state(saved[0], saved[1], run_dir.state_path)
+        step = int(saved[1]["step"])
+    noise, labels = _fixed_noise(assembly)
+    outcome = RunOutcome(run_dir.path, step, assembly.total_steps, interrupted=False)
+    samples_per_step = config.batch_size * hyper["n_critic"]
+    window = _LossWindow()
+    reporter.start(assembly.total_steps, step)
+    try:
+        with _stop_on_signals() as stop:
+            while step < assembly.total_steps and not stop.is_set():
+                window.add(trainer.step())
+                step += 1
+                if step % config.log_every == 0 or step == assembly.total_steps:
+                    record = window.flush(step, samples_per_step)
+                    run_dir.append_metrics(record)
+                    reporter.log(record)
+                    outcome.last_record = record
+                    outcome.records.append(record)
+                with window.paused():
+                    if step % config.sample_every == 0 or step == assembly.total_steps:
+                        _write_grid(trainer, assembly, run_dir, step, noise, labels)
+                    if step % config.checkpoint_every == 0 or step == assembly.total_steps:
+                        _write_checkpoint(trainer, assembly, run_dir, step, batches.position)
+            if stop.is_set() and step < assembly.total_steps:
+                _write_checkpoint(trainer, assembly, run_dir, step, batches.position)
+                _write_grid(trainer, assembly, run_dir, step, noise, labels)
+                outcome.interrupted = True
+    finally:
+        reporter.finish()
+    outcome.step = step
+    return outcome
+
+
+def _fixed_noise(assembly: Assembly) -> tuple[torch.Tensor, torch.Tensor | None]:
+    rng = torch.Generator().manual_seed(assembly.config.seed + 1)
+    noise = torch.randn(GRID_SIZE, assembly.config.latent_dim, generator=rng)
+    labels = None
+    if assembly.architecture.conditional:
+        labels = torch.arange(GRID_SIZE) % assembly.spec.num_classes
+    return noise, labels
+
+
+def _write_grid(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, step: int,
+                noise: torch.Tensor, labels: torch.Tensor | None) -> None:
+    samples = generate(
+        trainer.generator, assembly.config.latent_dim, len(noise), device=assembly.device,
+        noise=noise, labels=labels, conditional=assembly.architecture.conditional,
+    )
+    save_grid(samples, assembly.spec, run_dir.sample_path(step))
+
+
+def _write_checkpoint(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, step: int, batches_drawn: int) -> None:
+    tensors, meta = trainer.state()
+    write_checkpoint(run_dir.state_path, tensors, {"kind": STATE_KIND, "step": step, "batches_drawn": batches_drawn, **meta})
+    record = GeneratorRecord(
+        arch=assembly.architecture.name,
+        arch_options={k: list(v) if isinstance(v, tuple) else v for k, v in assembly.arch_options.items()},
+        spec=assembly.spec.to_json(),
+        latent_dim=assembly.config.latent_dim,
+        conditional=bool(assembly.architecture.conditional),
+        step=step,
+        extra={"data": assembly.dataset.name, "loss": assembly.loss.name, "ganzoo_version": ganzoo.__version__},
+    )
+    save_generator(run_dir.generator_path, trainer.generator, record)
+
+
+class _LossWindow:
+    """Sums losses on the device between log points, so steps never wait for the device."""
+
+    def __init__(self) -> None:
+        self._sums: torch.Tensor | None = None
+        self._count = 0
+        self._clock = time.perf_counter()
+        self._seconds = 0.0
+
+    def add(self, losses: StepLosses) -> None:
+        values = torch.stack([losses.discriminator.float(), losses.generator.float(), losses.penalty.float().to(losses.discriminator.device)])
+        self._sums = values if self._sums is None else self._sums + values
+        self._count += 1
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Exclude the time spent inside (sampling, checkpointing) from throughput."""
+        self._seconds += time.perf_counter() - self._clock
+        try:
+            yield
+        finally:
+            self._clock = time.perf_counter()
+
+    def flush(self, step: int, samples_per_step: int) -> dict[str, Any]:
+        d_loss, g_loss, penalty = (self._sums / self._count).tolist()  # the one device sync per window
+        seconds = self._seconds + time.perf_counter() - self._clock
+        record = {
+            "step": step,
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "penalty": penalty,
+            "img_per_s": self._count * samples_per_step / seconds if seconds > 0 else None,
+            "time": time.time(),
+        }
+        self._sums, self._count, self._seconds = None, 0, 0.0
+        self._clock = time.perf_counter()
+        return record
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """First Ctrl-C (or SIGTERM) asks the loop to stop at the next step boundary; a second one aborts."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def request_stop(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,145 @@
+"""The adversarial training step, independent of any plugin.
+
+One step = ``n_critic`` discriminator updates, then one generator update
+that reuses the fakes of the last discriminator update (the generator's
+graph is kept for that batch only, so no second generator pass is needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganzoo.checkpoint import load_module, load_optimizer, module_tensors, optimizer_parts
+from ganzoo.contract import Loss
+
+
+@dataclass
+class StepLosses:
+    """The losses of one step, still on the device (reading them syncs it)."""
+
+    discriminator: torch.Tensor
+    generator: torch.Tensor
+    penalty: torch.Tensor
+
+
+class AdversarialTrainer:
+    """Owns the two networks, their Adam optimizers and the noise RNG; runs steps.
+
+    Args:
+        generator, discriminator: from ``Architecture.build``, already on ``device``.
+        loss: the :class:`ganzoo.Loss` in force.
+        batches: an iterator of ``(real, labels)`` on ``device``.
+        latent_dim: size of ``z``.
+        n_critic: discriminator updates per generator update.
+        lr_g, lr_d, betas: Adam settings.
+        grad_clip: max gradient norm for both networks, or None.
+        conditional: pass labels to both networks.
+        device: where the networks live.
+        seed: seeds the noise RNG.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        loss: Loss,
+        batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+        *,
+        latent_dim: int,
+        n_critic: int,
+        lr_g: float,
+        lr_d: float,
+        betas: tuple[float, float],
+        grad_clip: float | None,
+        conditional: bool,
+        device: torch.device,
+        seed: int,
+    ) -> None:
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss = loss
+        self.batches = batches
+        self.latent_dim = latent_dim
+        self.n_critic = n_critic
+        self.grad_clip = grad_clip
+        self.conditional = conditional
+        self.device = device
+        self.optimizer_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
+        self.optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
+        self.noise_rng = torch.Generator(device=device).manual_seed(seed)
+
+    def step(self) -> StepLosses:
+        """One generator step and the ``n_critic`` discriminator steps before it."""
+        for critic_step in range(self.n_critic):
+            real, labels = next(self.batches)
+            keep_graph = critic_step == self.n_critic - 1
+            with torch.set_grad_enabled(keep_graph):
+                fake = self._generate(len(real), labels)
+            d_loss, penalty = self._update_discriminator(real, fake.detach(), labels)
+        g_loss = self._update_generator(fake, labels)
+        return StepLosses(d_loss.detach(), g_loss.detach(), torch.as_tensor(penalty).detach())
+
+    def _generate(self, count: int, labels: torch.Tensor) -> torch.Tensor:
+        z = torch.randn(count, self.latent_dim, device=self.device, generator=self.noise_rng)
+        return self.generator(z, labels) if self.conditional else self.generator(z)
+
+    def _critic(self, labels: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        if self.conditional:
+            return lambda samples: self.discriminator(samples, labels).reshape(-1)
+        return lambda samples: self.discriminator(samples).reshape(-1)
+
+    def _update_discriminator(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        critic = self._critic(labels)
+        loss = self.loss.discriminator_loss(critic(real), critic(fake))
+        penalty = self.loss.penalty(critic, real, fake)
+        self.optimizer_d.zero_grad(set_to_none=True)
+        (loss + penalty).backward()
+        self._clip(self.discriminator)
+        self.optimizer_d.step()
+        return loss, penalty
+
+    def _update_generator(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        # Freezing D skips computing its parameter gradients, which G's update never uses.
+        self.discriminator.requires_grad_(False)
+        try:
+            loss = self.loss.generator_loss(self._critic(labels)(fake))
+            self.optimizer_g.zero_grad(set_to_none=True)
+            loss.backward()
+        finally:
+            self.discriminator.requires_grad_(True)
+        self._clip(self.generator)
+        self.optimizer_g.step()
+        return loss
+
+    def _clip(self, network: nn.Module) -> None:
+        if self.grad_clip is not None:
+            nn.utils.clip_grad_norm_(network.parameters(), self.grad_clip)
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Tensors and JSON metadata for a resumable checkpoint."""
+        tensors = {**module_tensors("generator", self.generator), **module_tensors("discriminator", self.discriminator)}
+        g_tensors, g_meta = optimizer_parts("optimizer_g", self.optimizer_g)
+        d_tensors, d_meta = optimizer_parts("optimizer_d", self.optimizer_d)
+        tensors.update(g_tensors)
+        tensors.update(d_tensors)
+        tensors["rng.noise"] = self.noise_rng.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        return tensors, {"optimizer_g": g_meta, "optimizer_d": d_meta}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], path: object) -> None:
+        """Restore what :meth:`state` saved."""
+        load_module("generator", self.generator, tensors, path)
+        load_module("discriminator", self.discriminator, tensors, path)
+        load_optimizer("optimizer_g", self.optimizer_g, tensors, meta["optimizer_g"])
+        load_optimizer("optimizer_d", self.optimizer_d, tensors, meta["optimizer_d"])
+        self.noise_rng.set_state(tensors["rng.noise"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if self.device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)

@@ -1,0 +1,109 @@
+"""The ``dcgan`` architecture: Radford et al. 2015, for square images of size 28, 32 or 64.
+
+Each size has its own layer plan: a transposed-convolution stack that grows
+``z`` from 1x1 to exactly the image size, run backwards by the discriminator.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+import ganzoo
+from ganzoo_plugins.architectures.init import dcgan_init_
+
+# (kernel, stride, padding) of each generator layer, starting from z as a
+# 1x1 map. Conv2d with the same triples, in reverse order, maps each size back
+# exactly. Each size needs its own plan: running the 64x64 stack on 32x32
+# data silently produces 64x64 fakes.
+Plan = tuple[tuple[int, int, int], ...]
+
+PLANS: dict[int, Plan] = {
+    28: ((3, 1, 0), (3, 2, 0), (4, 2, 1), (4, 2, 1)),  # 1 -> 3 -> 7 -> 14 -> 28
+    32: ((4, 1, 0), (4, 2, 1), (4, 2, 1), (4, 2, 1)),  # 1 -> 4 -> 8 -> 16 -> 32
+    64: ((4, 1, 0), (4, 2, 1), (4, 2, 1), (4, 2, 1), (4, 2, 1)),  # 1 -> 4 -> ... -> 64
+}
+
+
+class DCGANArchitecture(ganzoo.Architecture):
+    """Deep convolutional generator and discriminator for square images."""
+
+    name = "dcgan"
+    description = "DCGAN (Radford et al. 2015) for square images of size 28, 32 or 64."
+    options = {"base_width": 64, "discriminator_batch_norm": True}
+
+    def build(
+        self,
+        spec: ganzoo.DataSpec,
+        latent_dim: int,
+        base_width: int = 64,
+        discriminator_batch_norm: bool = True,
+    ) -> tuple[nn.Module, nn.Module]:
+        """Build the networks; see :meth:`ganzoo.Architecture.build`.
+
+        Args:
+            base_width: channels of the generator's last hidden layer and of
+                the discriminator's first; they double at each layer inwards.
+            discriminator_batch_norm: False for critics whose loss penalises
+                per-sample gradients (WGAN-GP), which BatchNorm would couple.
+        """
+        plan = _plan_for(spec.shape)
+        if int(base_width) <= 0:
+            raise ganzoo.GanzooError(f"dcgan option base_width must be a positive int; got {base_width!r}")
+        # Hidden channels from the 1x1 end outwards, e.g. 512, 256, 128, 64 for size 64.
+        widths = [int(base_width) * 2**k for k in reversed(range(len(plan) - 1))]
+        generator = _generator(latent_dim, widths, spec.shape[0], plan)
+        discriminator = _discriminator(spec.shape[0], widths[::-1], plan[::-1], bool(discriminator_batch_norm))
+        generator.apply(dcgan_init_)
+        discriminator.apply(dcgan_init_)
+        return generator, discriminator
+
+
+def _plan_for(shape: tuple[int, ...]) -> Plan:
+    if len(shape) != 3 or shape[1] != shape[2] or shape[1] not in PLANS:
+        *smaller, largest = sorted(PLANS)
+        sizes = f"{', '.join(map(str, smaller))} or {largest}"
+        raise ganzoo.GanzooError(f"dcgan supports square images of size {sizes}; got shape {shape}")
+    return PLANS[shape[1]]
+
+
+def _generator(latent_dim: int, widths: list[int], channels: int, plan: Plan) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Unflatten(1, (latent_dim, 1, 1))]  # (N, latent_dim) x 1 x 1
+    for width_in, width_out, (kernel, stride, padding) in zip([latent_dim, *widths], widths, plan):
+        # Bias is dropped where BatchNorm follows: its shift would cancel it.
+        layers += [
+            nn.ConvTranspose2d(width_in, width_out, kernel, stride, padding, bias=False),
+            nn.BatchNorm2d(width_out),
+            nn.ReLU(),
+        ]  # state size. (width_out) x next size of the plan, e.g. 512 x 4 x 4 for size 64
+    kernel, stride, padding = plan[-1]
+    layers += [
+        nn.ConvTranspose2d(widths[-1], channels, kernel, stride, padding),
+        nn.Tanh(),
+    ]  # state size. (channels) x size x size
+    return nn.Sequential(*layers)
+
+
+def _discriminator(channels: int, widths: list[int], plan: Plan, batch_norm: bool) -> nn.Sequential:
+    layers: list[nn.Module] = []  # input (channels) x size x size
+    for index, (width_in, width_out, (kernel, stride, padding)) in enumerate(
+        zip([channels, *widths], widths, plan)
+    ):
+        # No BatchNorm on the input layer (Radford et al. 2015, section 3).
+        normalise = batch_norm and index > 0
+        layers.append(nn.Conv2d(width_in, width_out, kernel, stride, padding, bias=not normalise))
+        if normalise:
+            layers.append(nn.BatchNorm2d(width_out))
+        layers.append(nn.LeakyReLU(0.2))
+        # state size. (width_out) x previous size of the plan, e.g. 64 x 32 x 32 for size 64
+    kernel, stride, padding = plan[-1]
+    layers += [
+        nn.Conv2d(widths[-1], 1, kernel, stride, padding),  # state size. 1 x 1 x 1
+        nn.Flatten(0),  # (N,) raw logits: the loss owns the link function
+    ]
+    return nn.Sequential(*layers)
+
+
+@ganzoo.hookimpl
+def register_architectures(register):
+    """Register the ``dcgan`` architecture."""
+    register(DCGANArchitecture())

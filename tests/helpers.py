@@ -1,0 +1,46 @@
+"""Helpers for driving the CLI in tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from ganzoo.cli import cli
+
+def invoke(*args: object, extra_plugins: tuple = (), env: dict | None = None) -> Result:
+    """Run the CLI in process, with optional in-process plugins."""
+    runner = CliRunner()
+    return runner.invoke(cli, [str(a) for a in args], obj={"extra_plugins": list(extra_plugins)}, env=env)
+
+
+def run_cli(*args: object, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m ganzoo.cli`` in a fresh process (fresh plugin discovery)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "ganzoo.cli", *map(str, args)],
+        capture_output=True, text=True, env=full_env, timeout=timeout,
+    )
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The records of a run's metrics.jsonl."""
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def assert_one_line_error(result: Result | subprocess.CompletedProcess, *fragments: str) -> str:
+    """Exit code 2, no traceback, one ``Error:`` line containing every fragment; returns that line."""
+    code = result.exit_code if isinstance(result, Result) else result.returncode
+    text = result.output if isinstance(result, Result) else result.stdout + result.stderr
+    assert code == 2, text
+    assert "Traceback" not in text, text
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert lines[0].startswith("Error: "), text
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]

@@ -1,0 +1,326 @@
+"""Tests for the built-in losses: bce, minimax, mse, hinge and wgan-gp."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pluggy
+import pytest
+import torch
+from torch import nn
+
+import ganzoo.hookspecs
+from ganzoo.contract import LOSS_DEFAULT_KEYS, Loss
+from ganzoo_plugins.losses import divergence, hinge, wgan_gp
+
+PLUGIN_MODULES = (divergence, hinge, wgan_gp)
+ALL_NAMES = {"bce", "minimax", "mse", "hinge", "wgan-gp"}
+
+
+def _registered_losses() -> list[Loss]:
+    pm = pluggy.PluginManager("ganzoo")
+    pm.add_hookspecs(ganzoo.hookspecs)
+    for module in PLUGIN_MODULES:
+        pm.register(module)
+    pm.check_pending()
+    found: list[Loss] = []
+    pm.hook.register_losses(register=found.append)
+    return found
+
+
+@pytest.fixture(scope="module")
+def losses() -> dict[str, Loss]:
+    return {loss.name: loss for loss in _registered_losses()}
+
+
+# Independent references in float64, written with sigmoid/log on purpose
+# (fine for the moderate logits they are used on).
+def _bce_d(r, f):
+    return -torch.log(torch.sigmoid(r)).mean() - torch.log(1 - torch.sigmoid(f)).mean()
+
+
+REFERENCE_D = {
+    "bce": _bce_d,
+    "minimax": _bce_d,
+    "mse": lambda r, f: ((r - 1) ** 2).mean() / 2 + (f**2).mean() / 2,
+    "hinge": lambda r, f: (
+        torch.where(r < 1, 1 - r, 0.0).mean() + torch.where(f > -1, 1 + f, 0.0).mean()
+    ),
+    "wgan-gp": lambda r, f: f.mean() - r.mean(),
+}
+REFERENCE_G = {
+    "bce": lambda f: -torch.log(torch.sigmoid(f)).mean(),
+    "minimax": lambda f: torch.log(1 - torch.sigmoid(f)).mean(),
+    "mse": lambda f: ((f - 1) ** 2).mean() / 2,
+    "hinge": lambda f: -f.mean(),
+    "wgan-gp": lambda f: -f.mean(),
+}
+
+
+# ---------------------------------------------------------------- registration
+
+
+def test_all_losses_register_once_with_kebab_case_names():
+    found = _registered_losses()
+    names = [loss.name for loss in found]
+    assert sorted(names) == sorted(ALL_NAMES)
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name), name
+
+
+def test_every_register_losses_is_a_hookimpl():
+    for module in PLUGIN_MODULES:
+        assert hasattr(module.register_losses, "ganzoo_impl"), module.__name__
+
+
+@pytest.mark.parametrize("name", sorted(ALL_NAMES))
+def test_loss_metadata(losses, name):
+    loss = losses[name]
+    assert isinstance(loss, Loss)
+    assert loss.description and "\n" not in loss.description
+    assert type(loss).__doc__ and "20" in type(loss).__doc__  # cites a paper year
+    assert set(loss.defaults) <= set(LOSS_DEFAULT_KEYS)
+
+
+def test_wgan_gp_defaults_and_weight(losses):
+    loss = losses["wgan-gp"]
+    assert dict(loss.defaults) == {
+        "n_critic": 5,
+        "lr_g": 1e-4,
+        "lr_d": 1e-4,
+        "betas": (0.0, 0.9),
+        "architecture_options": {"discriminator_batch_norm": False},
+    }
+    assert loss.gp_weight == 10
+
+
+@pytest.mark.parametrize("name", ["bce", "minimax", "mse", "hinge"])
+def test_divergence_and_hinge_have_no_penalty_or_defaults(losses, name):
+    loss = losses[name]
+    critic = nn.Linear(4, 1)
+    real, fake = torch.randn(3, 4), torch.randn(3, 4)
+    assert loss.penalty(critic, real, fake) == 0
+    assert type(loss).penalty is Loss.penalty
+    assert dict(loss.defaults) == {}
+
+
+# ---------------------------------------------------------------- formulas
+
+
+@pytest.mark.parametrize("name", sorted(ALL_NAMES))
+def test_losses_match_reference_on_random_logits(losses, name):
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(64, generator=gen, dtype=torch.float64) * 3
+    fake = torch.randn(64, generator=gen, dtype=torch.float64) * 3
+    loss = losses[name]
+    d = loss.discriminator_loss(real, fake)
+    g = loss.generator_loss(fake)
+    assert d.shape == () and g.shape == ()
+    torch.testing.assert_close(d, REFERENCE_D[name](real, fake), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g, REFERENCE_G[name](fake), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_NAMES))
+def test_losses_accept_float32_vectors_and_backpropagate(losses, name):
+    real = torch.randn(8, requires_grad=True)
+    fake = torch.randn(8, requires_grad=True)
+    loss = losses[name]
+    d = loss.discriminator_loss(real, fake)
+    g = loss.generator_loss(fake)
+    assert d.shape == () and d.dtype == torch.float32
+    assert g.shape == () and g.dtype == torch.float32
+    (d + g).backward()
+    assert real.grad is not None and torch.isfinite(real.grad).all()
+    assert fake.grad is not None and torch.isfinite(fake.grad).all()
+
+
+def _t(*values):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def test_bce_and_minimax_known_values(losses):
+    zero = _t(0.0, 0.0, 0.0)
+    for name in ("bce", "minimax"):
+        assert losses[name].discriminator_loss(zero, zero).item() == pytest.approx(2 * math.log(2))
+    assert losses["bce"].generator_loss(zero).item() == pytest.approx(math.log(2))
+    assert losses["minimax"].generator_loss(zero).item() == pytest.approx(-math.log(2))
+    # log(1 + e^1) and log(1 + e^-1) by hand.
+    assert losses["bce"].generator_loss(_t(1.0)).item() == pytest.approx(math.log(1 + math.exp(-1)))
+    assert losses["minimax"].generator_loss(_t(1.0)).item() == pytest.approx(-math.log(1 + math.e))
+
+
+def test_mse_known_values(losses):
+    mse = losses["mse"]
+    # 0.5 * mean(0, 4) + 0.5 * mean(0, 4)
+    assert mse.discriminator_loss(_t(1.0, 3.0), _t(0.0, 2.0)).item() == pytest.approx(2.0)
+    assert mse.discriminator_loss(_t(1.0, 1.0), _t(0.0, 0.0)).item() == 0.0
+    assert mse.generator_loss(_t(0.0, 2.0)).item() == pytest.approx(0.5)
+    assert mse.generator_loss(_t(1.0)).item() == 0.0
+
+
+def test_hinge_known_values(losses):
+    loss = losses["hinge"]
+    # relu(1 - r) = (0, 0.5, 2), relu(1 + f) = (0, 1, 2): 2.5/3 + 1
+    real, fake = _t(2.0, 0.5, -1.0), _t(-2.0, 0.0, 1.0)
+    assert loss.discriminator_loss(real, fake).item() == pytest.approx(2.5 / 3 + 1)
+    assert loss.generator_loss(fake).item() == pytest.approx(1 / 3)
+    # Outside the margins the critic loss is exactly zero.
+    assert loss.discriminator_loss(_t(1.0, 5.0), _t(-1.0, -5.0)).item() == 0.0
+
+
+def test_wgan_known_values(losses):
+    loss = losses["wgan-gp"]
+    real, fake = _t(1.0, 2.0, 3.0), _t(-1.0, 0.0, 4.0)
+    assert loss.discriminator_loss(real, fake).item() == pytest.approx(1.0 - 2.0)
+    assert loss.generator_loss(fake).item() == pytest.approx(-1.0)
+
+
+# ---------------------------------------------------------------- stability
+
+
+def test_logistic_losses_are_stable_at_extreme_logits(losses):
+    big = torch.full((4,), 100.0)
+    for name in ("bce", "minimax"):
+        loss = losses[name]
+        # D certain and right: loss ~ 2 * e^-100; D certain and wrong: 2 * 100.
+        assert loss.discriminator_loss(big, -big).item() == pytest.approx(0.0, abs=1e-30)
+        assert loss.discriminator_loss(-big, big).item() == pytest.approx(200.0, rel=1e-6)
+    assert losses["bce"].generator_loss(-big).item() == pytest.approx(100.0, rel=1e-6)
+    assert losses["bce"].generator_loss(big).item() == pytest.approx(0.0, abs=1e-30)
+    assert losses["minimax"].generator_loss(big).item() == pytest.approx(-100.0, rel=1e-6)
+    assert losses["minimax"].generator_loss(-big).item() == pytest.approx(0.0, abs=1e-30)
+
+
+def test_logistic_gradients_are_finite_at_extreme_logits(losses):
+    fake = torch.tensor([-100.0, 100.0], requires_grad=True)
+    losses["bce"].generator_loss(fake).backward()
+    # d/dx softplus(-x) = -sigmoid(-x), averaged over 2 samples.
+    torch.testing.assert_close(fake.grad, torch.tensor([-0.5, 0.0]))
+    fake.grad = None
+    losses["minimax"].generator_loss(fake).backward()
+    # d/dx -softplus(x) = -sigmoid(x): saturated (zero) exactly where D rejects.
+    torch.testing.assert_close(fake.grad, torch.tensor([0.0, -0.5]))
+
+
+# ---------------------------------------------------------------- gradient penalty
+
+
+def _linear_critic(in_features: int, norm: float, image: bool) -> nn.Module:
+    linear = nn.Linear(in_features, 1, bias=False).double()
+    with torch.no_grad():
+        linear.weight.mul_(norm / linear.weight.norm())
+    return nn.Sequential(nn.Flatten(), linear) if image else linear
+
+
+def _weight(critic: nn.Module) -> torch.Tensor:
+    return next(p for p in critic.parameters())
+
+
+SHAPES = [(6, 3, 4, 4), (6, 5)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["image", "vector"])
+@pytest.mark.parametrize("norm", [0.25, 3.0])
+def test_penalty_of_linear_critic_is_weight_norm_penalty(losses, shape, norm):
+    torch.manual_seed(1)
+    critic = _linear_critic(math.prod(shape[1:]), norm, image=len(shape) == 4)
+    real = torch.randn(shape, dtype=torch.float64)
+    fake = torch.randn(shape, dtype=torch.float64)
+    penalty = losses["wgan-gp"].penalty(critic, real, fake)
+    assert penalty.shape == ()
+    assert penalty.item() == pytest.approx(10 * (norm - 1) ** 2, rel=1e-10)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["image", "vector"])
+def test_penalty_backpropagates_analytic_gradient_into_critic(losses, shape):
+    torch.manual_seed(2)
+    critic = _linear_critic(math.prod(shape[1:]), 2.0, image=len(shape) == 4)
+    weight = _weight(critic)
+    real = torch.randn(shape, dtype=torch.float64)
+    fake = torch.randn(shape, dtype=torch.float64)
+    losses["wgan-gp"].penalty(critic, real, fake).backward()
+    w_norm = weight.detach().norm()
+    expected = 20 * (w_norm - 1) * weight.detach() / w_norm
+    assert weight.grad is not None
+    torch.testing.assert_close(weight.grad, expected, rtol=1e-10, atol=1e-12)
+    assert real.grad is None and fake.grad is None
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["image", "vector"])
+def test_penalty_of_quadratic_critic_uses_per_sample_norm(losses, shape):
+    torch.manual_seed(3)
+    scales = torch.linspace(0.1, 2.0, shape[0], dtype=torch.float64)
+    x = torch.randn(shape, dtype=torch.float64) * scales.reshape((-1,) + (1,) * (len(shape) - 1))
+
+    def critic(v: torch.Tensor) -> torch.Tensor:
+        return 0.5 * v.pow(2).flatten(1).sum(dim=1)  # gradient is v itself
+
+    penalty = losses["wgan-gp"].penalty(critic, x, x.clone())
+    norms = x.flatten(1).norm(dim=1)
+    expected = 10 * ((norms - 1) ** 2).mean()
+    assert penalty.item() == pytest.approx(expected.item(), rel=1e-10)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["image", "vector"])
+def test_penalty_interpolates_with_one_epsilon_per_sample(losses, shape):
+    torch.manual_seed(4)
+    real = torch.randn(shape, dtype=torch.float64)
+    fake = torch.randn(shape, dtype=torch.float64)
+    seen: list[torch.Tensor] = []
+
+    def critic(v: torch.Tensor) -> torch.Tensor:
+        seen.append(v.detach().clone())
+        return v.flatten(1).sum(dim=1, keepdim=True)  # (N, 1) logits
+
+    losses["wgan-gp"].penalty(critic, real, fake)
+    (x_hat,) = seen
+    eps = ((x_hat - fake) / (real - fake)).flatten(1)
+    torch.testing.assert_close(eps, eps[:, :1].expand_as(eps), rtol=1e-9, atol=1e-9)
+    assert ((eps >= 0) & (eps <= 1)).all()
+    # A fresh epsilon per sample, spread over [0, 1], not one for the batch.
+    assert eps[:, 0].max() - eps[:, 0].min() > 0.2
+
+
+def test_penalty_scales_with_gp_weight(losses):
+    torch.manual_seed(5)
+    critic = _linear_critic(5, 3.0, image=False)
+    real, fake = torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 5, dtype=torch.float64)
+    loss = type(losses["wgan-gp"])(gp_weight=2.5)
+    assert loss.gp_weight == 2.5
+    assert loss.penalty(critic, real, fake).item() == pytest.approx(2.5 * 4.0, rel=1e-10)
+
+
+def test_penalty_trains_a_nonlinear_image_critic(losses):
+    torch.manual_seed(6)
+    critic = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(4 * 8 * 8, 1)
+    )
+    generator_out = torch.randn(5, 3, 8, 8, requires_grad=True) * 2
+    penalty = losses["wgan-gp"].penalty(critic, torch.randn(5, 3, 8, 8), generator_out.detach())
+    assert torch.isfinite(penalty) and penalty.item() > 0
+    penalty.backward()
+    for name, param in critic.named_parameters():
+        if name.endswith("bias"):
+            continue  # the critic's gradient w.r.t. its input does not depend on biases
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("sample_dtype", [torch.float32, torch.bfloat16])
+def test_penalty_under_autocast_is_float32(losses, sample_dtype):
+    torch.manual_seed(7)
+    linear = nn.Linear(3 * 8 * 8, 1, bias=False)
+    with torch.no_grad():
+        linear.weight.mul_(3.0 / linear.weight.norm())
+    critic = nn.Sequential(nn.Flatten(), linear)
+    real = torch.randn(4, 3, 8, 8).to(sample_dtype)
+    fake = torch.randn(4, 3, 8, 8).to(sample_dtype)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        penalty = losses["wgan-gp"].penalty(critic, real, fake)
+    assert penalty.dtype == torch.float32
+    # bfloat16 weights move ||w|| by ~0.4%; without autocast it would be exactly 40.
+    assert penalty.item() == pytest.approx(10 * (3.0 - 1) ** 2, rel=2e-2)
+    penalty.backward()
+    assert linear.weight.grad is not None and torch.isfinite(linear.weight.grad).all()
+    assert linear.weight.grad.abs().sum() > 0

@@ -1,0 +1,140 @@
+"""Plugin loading: built-ins through entry points, in-process plugins, broken plugins, duplicates."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import torch
+
+import ganzoo
+from ganzoo.registry import load_registry
+from tests.helpers import assert_one_line_error, invoke, run_cli
+
+BUILTIN_COMPONENTS = {
+    "architectures": {"mlp", "dcgan"},
+    "losses": {"bce", "minimax", "mse", "wgan-gp", "hinge"},
+    "datasets": {"mnist", "cifar10", "folder", "ring8", "grid25"},
+}
+
+
+class DoubleLoss(ganzoo.Loss):
+    """A loss that is twice BCE's, for registration tests."""
+
+    name = "double-bce"
+    description = "twice the non-saturating loss"
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        return 2 * (torch.nn.functional.softplus(-real_logits).mean() + torch.nn.functional.softplus(fake_logits).mean())
+
+    def generator_loss(self, fake_logits):
+        return 2 * torch.nn.functional.softplus(-fake_logits).mean()
+
+
+def plugin_module(name: str, **hooks) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for hook_name, function in hooks.items():
+        function.__name__ = hook_name
+        setattr(module, hook_name, ganzoo.hookimpl(function))
+    return module
+
+
+def test_builtins_are_loaded_through_entry_points():
+    listing = json.loads(invoke("list-plugins", "--json").output)
+    builtins = [plugin for plugin in listing if plugin["builtin"]]
+    assert {p["distribution"] for p in builtins} == {"ganzoo"}
+    assert all(p["errors"] == [] for p in builtins), [p["errors"] for p in builtins]
+    for kind, names in BUILTIN_COMPONENTS.items():
+        found = {item["name"] for p in builtins for item in p[kind]}
+        assert found == names
+        assert all(item["description"] for p in builtins for item in p[kind])
+    assert {p["name"]: p["hooks"] for p in builtins}["wgan-gp"] == ["register_losses"]
+
+
+def test_list_plugins_table_shows_components_and_sources():
+    result = invoke("list-plugins")
+    assert result.exit_code == 0
+    for text in ("torchvision-datasets", "built-in", "wgan-gp", "dcgan", "ring8"):
+        assert text in result.output
+
+
+def test_an_in_process_plugin_registers_and_trains(tmp_path):
+    module = plugin_module("double", register_losses=lambda register: register(DoubleLoss()))
+    registry = load_registry(extra_plugins=[module])
+    assert isinstance(registry.loss("double-bce"), DoubleLoss)
+    out = tmp_path / "run"
+    result = invoke("run", "--arch", "mlp", "--loss", "double-bce", "--data", "ring8", "--steps", 2,
+                    "--out", out, extra_plugins=[module])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["plugins"]["losses"]["plugin"] == "double"
+
+
+def test_a_misspelled_hook_is_reported_and_the_rest_still_works():
+    module = plugin_module("typo", register_loses=lambda register: register(DoubleLoss()))
+    registry = load_registry(extra_plugins=[module])
+    typo = next(p for p in registry.plugins if p.name == "typo")
+    assert typo.errors and "unknown hook 'register_loses'" in typo.errors[0]
+    assert "bce" in registry.names("losses") and "double-bce" not in registry.names("losses")
+
+
+def test_invalid_registrations_are_rejected_with_the_reason():
+    class BadDefaults(DoubleLoss):
+        name = "bad-defaults"
+        defaults = {"learning_rate": 0.1}
+
+    class BadName(DoubleLoss):
+        name = "Bad_Name"
+
+    cases = {
+        "not-a-loss": (lambda register: register(object()), "is not a ganzoo.Loss"),
+        "bad-defaults": (lambda register: register(BadDefaults()), "unknown defaults ['learning_rate']"),
+        "bad-name": (lambda register: register(BadName()), "not kebab-case"),
+        "half": (lambda register: (register(DoubleLoss()), 1 / 0), "ZeroDivisionError"),
+    }
+    modules = [plugin_module(name, register_losses=hook) for name, (hook, _) in cases.items()]
+    registry = load_registry(extra_plugins=modules)
+    for name, (_, message) in cases.items():
+        info = next(p for p in registry.plugins if p.name == name)
+        assert info.errors and message in info.errors[0], (name, info.errors)
+    # A plugin that failed half-way registers nothing.
+    assert "double-bce" not in registry.names("losses")
+
+
+def test_a_duplicate_name_means_nothing_until_resolved(tmp_path):
+    class ImpostorBCE(DoubleLoss):
+        name = "bce"
+
+    module = plugin_module("impostor", register_losses=lambda register: register(ImpostorBCE()))
+    listing = json.loads(invoke("list-plugins", "--json", extra_plugins=[module]).output)
+    impostor = next(p for p in listing if p["name"] == "impostor")
+    assert impostor["errors"] == ["loss 'bce' is also registered by plugin 'divergence-losses'"]
+    result = invoke("run", "--arch", "mlp", "--loss", "bce", "--data", "ring8", "--steps", 1,
+                    "--out", tmp_path / "run", extra_plugins=[module])
+    assert_one_line_error(result, "loss 'bce' is registered by both 'divergence-losses' and 'impostor'", "GANZOO_PLUGINS")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_plugin_that_fails_to_import_is_listed_and_others_work(tmp_path):
+    site = tmp_path / "site"
+    (site / "broken_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "broken_plugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (site / "broken_plugin-1.0.dist-info" / "entry_points.txt").write_text("[ganzoo]\nbroken = broken_plugin\n")
+    (site / "broken_plugin.py").write_text("raise RuntimeError('this plugin is broken on purpose')\n")
+    env = {"PYTHONPATH": str(site)}
+
+    listed = run_cli("list-plugins", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    broken = next(p for p in json.loads(listed.stdout) if p["name"] == "broken")
+    assert broken["distribution"] == "broken-plugin" and broken["builtin"] is False
+    assert broken["errors"] == ['Error importing plugin "broken": RuntimeError: this plugin is broken on purpose']
+
+    ran = run_cli("run", "--arch", "mlp", "--loss", "bce", "--data", "ring8", "--steps", 1, "--out", tmp_path / "r", env=env)
+    assert ran.returncode == 0, ran.stderr
+
+    pinned = run_cli("list-plugins", "--json", env={**env, "GANZOO_PLUGINS": "mlp,divergence-losses"})
+    assert [p["name"] for p in json.loads(pinned.stdout)] == ["mlp", "divergence-losses"]
+
+
+def test_pinning_an_unknown_plugin_is_an_error():
+    result = run_cli("list-plugins", env={"GANZOO_PLUGINS": "mlp,no-such-plugin"})
+    assert_one_line_error(result, "unknown plugin in GANZOO_PLUGINS 'no-such-plugin'", "divergence-losses")
