@@ -20,10 +20,14 @@ class GanzooError(Exception):
     """
 
 
-def unknown_choice(kind: str, value: str, choices: Iterable[str]) -> GanzooError:
-    """Build the error for an unknown name, with a did-you-mean and the valid choices."""
+def unknown_choice(kind: str, value: str, choices: Iterable[str], where: str = "") -> GanzooError:
+    """Build the error for an unknown name, with a did-you-mean and the valid choices.
+
+    ``where`` (e.g. "for architecture 'mlp'") follows the name in the message.
+    """
     choices = sorted(choices)
     close = difflib.get_close_matches(value, choices, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     valid = ", ".join(choices) if choices else "none installed"
-    return GanzooError(f"unknown {kind} '{value}'.{hint} Valid choices: {valid}.")
+    place = f" {where}" if where else ""
+    return GanzooError(f"unknown {kind} '{value}'{place}.{hint} Valid choices: {valid}.")

@@ -77,7 +77,7 @@ def resolve_options(
         if key not in declared:
             if not declared:
                 raise GanzooError(f"{owner} takes no options, got {flag} {key}=...")
-            raise unknown_choice(f"{flag} for {owner}", key, declared)
+            raise unknown_choice(f"{flag} key", key, declared, where=f"for {owner}")
         resolved[key] = convert_value(declared[key], value, f"{flag} {key}")
     return resolved
 

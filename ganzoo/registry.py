@@ -128,8 +128,9 @@ def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, st
     environ = os.environ if environ is None else environ
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
+    entry_points, clashes = _selected_entry_points(environ.get(PLUGINS_ENV))
     plugins: list[PluginInfo] = []
-    for entry_point in _selected_entry_points(environ.get(PLUGINS_ENV)):
+    for entry_point in entry_points:
         info = PluginInfo(name=entry_point.name, module=entry_point.value)
         if entry_point.dist is not None:
             info.distribution = entry_point.dist.name
@@ -142,6 +143,7 @@ def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, st
             info.errors.append(f'Error importing plugin "{entry_point.name}": {type(error).__name__}: {error}')
             continue
         _register(manager, module, info)
+    plugins.extend(clashes)
     for index, plugin in enumerate(extra_plugins):
         name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{index}"
         info = PluginInfo(name=name, module=name)
@@ -151,26 +153,47 @@ def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, st
     return Registry(plugins, components)
 
 
-def _selected_entry_points(pinned: str | None) -> list[importlib.metadata.EntryPoint]:
-    found = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
-    unique = {ep.name: ep for ep in found}  # an editable and a normal install can both list one
+def _selected_entry_points(pinned: str | None) -> tuple[list[importlib.metadata.EntryPoint], list[PluginInfo]]:
+    """The entry points to load, and a PluginInfo with an error for each name clash."""
+    unique: dict[str, importlib.metadata.EntryPoint] = {}
+    clashes: list[PluginInfo] = []
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        first = unique.setdefault(entry_point.name, entry_point)
+        if first is entry_point or (first.value == entry_point.value and _dist_name(first) == _dist_name(entry_point)):
+            continue  # an editable and a normal install of one package can both list it
+        clash = PluginInfo(name=entry_point.name, module=entry_point.value, distribution=_dist_name(entry_point))
+        clash.errors.append(
+            f"plugin name '{entry_point.name}' of {_dist_name(entry_point)} is already used by "
+            f"{_dist_name(first)} ({first.value}); not loaded"
+        )
+        clashes.append(clash)
     if pinned is None:
-        return list(unique.values())
+        return list(unique.values()), clashes
     wanted = [name.strip() for name in pinned.split(",") if name.strip()]
     for name in wanted:
         if name not in unique:
             raise unknown_choice(f"plugin in {PLUGINS_ENV}", name, unique)
-    return [unique[name] for name in wanted]
+    return [unique[name] for name in wanted], [c for c in clashes if c.name in wanted]
+
+
+def _dist_name(entry_point: importlib.metadata.EntryPoint) -> str | None:
+    return entry_point.dist.name if entry_point.dist is not None else None
 
 
 def _register(manager: pluggy.PluginManager, plugin: object, info: PluginInfo) -> None:
+    if manager.is_registered(plugin):
+        info.errors.append(f'plugin "{info.name}" is already loaded as "{manager.get_name(plugin)}"; not loaded twice')
+        return
     try:
         manager.register(plugin, name=info.name)
-        manager.check_pending()  # rejects misspelled hook names instead of ignoring them
     except (pluggy.PluginValidationError, ValueError) as error:
         info.errors.append(f'Invalid plugin "{info.name}": {error}')
-        if manager.is_registered(plugin):
-            manager.unregister(plugin)
+        return
+    try:
+        manager.check_pending()  # rejects misspelled hook names instead of ignoring them
+    except pluggy.PluginValidationError as error:
+        info.errors.append(f'Invalid plugin "{info.name}": {error}')
+        manager.unregister(plugin)
         return
     info.hooks = sorted(
         impl.function.__name__ for caller in manager.get_hookcallers(plugin) or [] for impl in caller.get_hookimpls()

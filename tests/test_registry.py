@@ -138,3 +138,28 @@ def test_a_plugin_that_fails_to_import_is_listed_and_others_work(tmp_path):
 def test_pinning_an_unknown_plugin_is_an_error():
     result = run_cli("list-plugins", env={"GANZOO_PLUGINS": "mlp,no-such-plugin"})
     assert_one_line_error(result, "unknown plugin in GANZOO_PLUGINS 'no-such-plugin'", "divergence-losses")
+
+
+def test_registering_an_installed_module_again_keeps_the_installed_copy():
+    import ganzoo_plugins.losses.hinge as hinge_module
+
+    registry = load_registry(extra_plugins=[hinge_module])
+    duplicate = next(p for p in registry.plugins if p.name == "ganzoo_plugins.losses.hinge")
+    assert duplicate.errors == ['plugin "ganzoo_plugins.losses.hinge" is already loaded as "hinge"; not loaded twice']
+    assert registry.plugin_of("losses", "hinge").name == "hinge"
+
+
+def test_an_entry_point_name_clash_is_reported_not_silent(tmp_path):
+    site = tmp_path / "site"
+    info = site / "clashing-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: clashing\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[ganzoo]\nhinge = clashing_plugin\n")
+    (site / "clashing_plugin.py").write_text("")
+    listed = run_cli("list-plugins", "--json", env={"PYTHONPATH": str(site)})
+    plugins = json.loads(listed.stdout)
+    hinge = [p for p in plugins if p["name"] == "hinge"]
+    assert len(hinge) == 2
+    loaded, refused = sorted(hinge, key=lambda p: bool(p["errors"]))
+    assert loaded["errors"] == [] and refused["errors"]
+    assert "already used by" in refused["errors"][0] and "not loaded" in refused["errors"][0]

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision.transforms.v2.functional as TF
 from PIL import Image
 
 import ganzoo
@@ -63,6 +62,8 @@ class FolderImages(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         with Image.open(self.files[index]) as image:
             image = image.convert(_CHANNEL_MODES[self.channels])
+        import torchvision.transforms.v2.functional as TF  # on use: keeps plugin loading cheap
+
         pixels = TF.pil_to_tensor(image)
         pixels = TF.resize(pixels, [self.size], antialias=True)  # shorter side -> size
         pixels = TF.center_crop(pixels, [self.size, self.size])

@@ -31,13 +31,7 @@ from typing import Any
 import numpy as np
 import safetensors.torch
 import torch
-import torchvision
 from PIL import Image
-
-try:  # deprecated in torchvision 0.29 (for torchcodec) but by far the fastest
-    from torchvision.io import ImageReadMode, decode_jpeg
-except ImportError:  # pragma: no cover - a future torchvision: PIL decodes all
-    decode_jpeg = None
 
 import ganzoo
 from ganzoo import DataSpec, GanzooError, InMemoryDataset
@@ -70,7 +64,7 @@ class MNIST(ganzoo.Dataset):
         root_path = Path(root).expanduser()
         raw_dir = (root_path / "MNIST" / "raw").absolute()
         dataset = _via_torchvision(
-            lambda: torchvision.datasets.MNIST(str(root_path), train=train, download=download),
+            lambda: _torchvision_datasets().MNIST(str(root_path), train=train, download=download),
             download,
             created=raw_dir,
             missing=f"MNIST is missing: put {', '.join(MNIST_FILES)} (uncompressed) in {raw_dir}/",
@@ -92,7 +86,7 @@ class CIFAR10(ganzoo.Dataset):
         if folder.is_dir():
             return load_cifar10_folder(folder)
         dataset = _via_torchvision(
-            lambda: torchvision.datasets.CIFAR10(str(root_path), train=train, download=download),
+            lambda: _torchvision_datasets().CIFAR10(str(root_path), train=train, download=download),
             download,
             created=root_path.absolute(),
             missing=(
@@ -211,7 +205,9 @@ def _decode_images(files: list[str]) -> torch.Tensor:
     """
     images: list[torch.Tensor | None] = [None] * len(files)
     jpegs = [i for i, path in enumerate(files) if path.lower().endswith((".jpg", ".jpeg"))]
-    if jpegs and decode_jpeg is not None:
+    decoder = _jpeg_decoder()
+    if jpegs and decoder is not None:
+        decode_jpeg, ImageReadMode = decoder
         data = [torch.frombuffer(bytearray(Path(files[i]).read_bytes()), dtype=torch.uint8) for i in jpegs]
         with warnings.catch_warnings(), contextlib.suppress(RuntimeError):  # a bad file: PIL names it below
             warnings.simplefilter("ignore", DeprecationWarning)  # torchvision 0.29 points to torchcodec
@@ -223,6 +219,21 @@ def _decode_images(files: list[str]) -> torch.Tensor:
         if image.shape != (3, 32, 32):
             raise GanzooError(f"{files[i]} is {tuple(image.shape[1:])} pixels; CIFAR-10 images are 32x32")
     return torch.stack(images)
+
+
+def _torchvision_datasets():
+    # Imported on use: registering plugins must stay cheap (torchvision costs ~1 s to import).
+    import torchvision.datasets
+
+    return torchvision.datasets
+
+
+def _jpeg_decoder():
+    try:  # deprecated in torchvision 0.29 (for torchcodec) but by far the fastest
+        from torchvision.io import ImageReadMode, decode_jpeg
+    except ImportError:  # pragma: no cover - a future torchvision: PIL decodes all
+        return None
+    return decode_jpeg, ImageReadMode
 
 
 def _decode_with_pil(path: str) -> torch.Tensor:
