@@ -65,3 +65,16 @@ def test_vector_data_gets_a_scatter_plot(tmp_path):
     plot = tmp_path / "points.png"
     assert invoke("sample", out, "-n", 500, "-o", plot).exit_code == 0
     assert Image.open(plot).size == (500, 500)
+
+
+def test_written_files_get_the_usual_permissions(mnist_run, tmp_path):
+    import os
+    import stat
+
+    grid = tmp_path / "grid.png"
+    assert invoke("sample", mnist_run, "-n", 4, "-o", grid).exit_code == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    expected = 0o666 & ~mask
+    for path in (grid, mnist_run / "config.json", mnist_run / "checkpoints" / "generator.safetensors"):
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
