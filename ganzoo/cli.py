@@ -169,8 +169,11 @@ def list_plugins_command(ctx: click.Context, as_json: bool) -> None:
     table.add_column("from")
     table.add_column("components")
     for plugin in registry.plugins:
-        source = "built-in" if plugin.builtin else (
-            f"{plugin.distribution} {plugin.version}" if plugin.distribution else "in-process")
+        if plugin.distribution:
+            kind = "built-in" if plugin.builtin else "third-party"
+            source = f"{kind}\n{plugin.distribution} {plugin.version}"
+        else:
+            source = "in-process"
         lines = [
             f"[bold]{kind.label}[/] {item['name']}: {item['description']}"
             for kind in KINDS for item in plugin.components.get(kind.key, [])
