@@ -7,6 +7,8 @@ and the component classes. See ``docs/plugins.md``.
 from ganzoo.contract import Architecture, DataSpec, Dataset, Loss
 from ganzoo.errors import GanzooError
 from ganzoo.hookspecs import hookimpl
+from ganzoo.metrics import EvalContext, Metric, MetricResult, SampleSource
+from ganzoo.sources import GeneratorSamples, TensorSamples
 from ganzoo.tensordata import InMemoryDataset
 
 __version__ = "0.1.0"
@@ -16,8 +18,14 @@ __all__ = [
     "DataSpec",
     "Dataset",
     "GanzooError",
+    "GeneratorSamples",
     "InMemoryDataset",
+    "EvalContext",
     "Loss",
+    "Metric",
+    "MetricResult",
+    "SampleSource",
+    "TensorSamples",
     "__version__",
     "hookimpl",
 ]

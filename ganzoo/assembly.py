@@ -19,6 +19,7 @@ from ganzoo.config import RunConfig, resolve_hyperparameters, total_steps
 from ganzoo.contract import Architecture, DataSpec, Dataset, Loss
 from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError
+from ganzoo.evaluate import EvalSettings, Evaluation, prepare_evaluation
 from ganzoo.options import resolve_options
 from ganzoo.paths import default_data_root
 from ganzoo.registry import Registry
@@ -41,6 +42,7 @@ class Assembly:
     train_data: torch.utils.data.Dataset
     total_steps: int
     provenance: dict[str, Any]
+    evaluation: Evaluation | None = None
 
     def build_networks(self) -> tuple[nn.Module, nn.Module]:
         """Fresh generator and discriminator on the run's device."""
@@ -97,7 +99,16 @@ def assemble(config: RunConfig, registry: Registry) -> Assembly:
     train_data = dataset.load(data_root, train=True, download=config.download, **data_options)
     if len(train_data) < config.batch_size:
         raise GanzooError(f"--batch-size {config.batch_size} is larger than dataset '{dataset.name}' ({len(train_data)} samples)")
+    evaluation = None
+    if config.metrics:
+        evaluation = prepare_evaluation(
+            config.metrics, registry, dataset=dataset, spec=spec, data_root=str(data_root),
+            data_options=data_options, device=device,
+            settings=EvalSettings(num_samples=config.eval_samples, ref_split=config.ref_split, seed=config.seed,
+                                  inception_weights=config.inception_weights, download=config.download),
+        )
     return Assembly(
+        evaluation=evaluation,
         config=config,
         architecture=architecture,
         loss=loss,

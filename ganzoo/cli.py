@@ -17,11 +17,16 @@ import ganzoo
 from ganzoo.config import RunConfig
 from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError
+from ganzoo.evaluate import EVAL_FILE, REF_SPLITS, EvalSettings, append_record, parse_metric_names, prepare_evaluation
+from ganzoo.metrics import INCEPTION_WEIGHTS_ENV
 from ganzoo.options import parse_assignments
 from ganzoo.progress import RichReporter
 from ganzoo.registry import KINDS, Registry, load_registry
 from ganzoo.runner import resume_run, start_run
-from ganzoo.sampling import generate, load_generator, output_target, write_samples
+from ganzoo.paths import default_data_root
+from ganzoo.rundir import RunDir, run_dir_of
+from ganzoo.sampling import find_generator_file, generate, load_generator, output_target, write_samples
+from ganzoo.sources import GeneratorSamples
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -110,6 +115,11 @@ def _positive_int() -> click.IntRange:
 @click.option("--workers", type=click.IntRange(min=0), help="DataLoader workers for datasets read item by item (default 0).")
 @click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", help="An architecture option; repeatable.")
 @click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE", help="A dataset option; repeatable.")
+@click.option("--metrics", help="Comma-separated metrics to evaluate (at the end, and every --eval-every steps).")
+@click.option("--eval-every", type=_positive_int(), help="Evaluate every N steps; keeps checkpoints/best-generator.safetensors.")
+@click.option("--eval-samples", type=_positive_int(), help="Generated samples per evaluation during training (default 5000).")
+@click.option("--ref-split", type=click.Choice(REF_SPLITS), help="Real split metrics compare with (default train).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False), help=f"Local Inception weights for fid/is/kid/prc (or ${INCEPTION_WEIGHTS_ENV}).")
 @click.option("--resume", "resume", type=click.Path(file_okay=False), help="Continue the run in this directory; --steps is its new total.")
 @click.pass_context
 @reports_errors
@@ -121,6 +131,8 @@ def run_command(ctx: click.Context, resume: str | None, **options: Any) -> None:
             given[name] = parse_assignments(given[name], "--" + name[:-1].replace("_", "-"))
     if "betas" in given:
         given["betas"] = _parse_betas(given["betas"])
+    if "metrics" in given:
+        given["metrics"] = parse_metric_names(given["metrics"])
     out = given.pop("out", None)
     registry = registry_of(ctx)
     reporter = RichReporter()
@@ -206,6 +218,58 @@ def sample_command(ctx: click.Context, source: str, count: int, output: str, see
     )
     written = write_samples(samples, labels, loaded.spec, target)
     click.echo(f"wrote {written}")
+
+
+@cli.command("eval")
+@click.argument("source", type=click.Path())
+@click.option("--metrics", "metric_names", required=True, help="Comma-separated metric names, e.g. fid,kid,classifier.")
+@click.option("--num-samples", type=_positive_int(), default=10_000, show_default=True, help="Generated samples per metric.")
+@click.option("--ref-split", type=click.Choice(REF_SPLITS), default="train", show_default=True, help="Real split to compare with.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated samples.")
+@click.option("--batch-size", type=_positive_int(), default=256, show_default=True, help="Batch size for generation and features.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--data-root", help="Data directory (default: the run's, else $GANZOO_DATA).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False),
+              help=f"Local Inception weights file for fid/is/kid/prc (or ${INCEPTION_WEIGHTS_ENV}).")
+@click.option("--download/--no-download", default=True, help="Allow downloading missing data or weights.")
+@click.pass_context
+@reports_errors
+def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples: int, ref_split: str, seed: int,
+                 batch_size: int, device: str, data_root: str | None, inception_weights: str | None, download: bool) -> None:
+    """Evaluate a run or generator file; appends a record with the full protocol to the run's eval.jsonl."""
+    registry = registry_of(ctx)
+    file = find_generator_file(source)
+    loaded = load_generator(file, registry, resolve_device(device))
+    if loaded.record.conditional:
+        raise GanzooError("evaluating class-conditional generators is not supported yet")
+    run_dir = run_dir_of(file)
+    saved = RunDir(run_dir).read_config()["resolved"] if RunDir(run_dir).config_path.is_file() else {}
+    data_name = loaded.record.extra.get("data")
+    if not data_name:
+        raise GanzooError(f"{file} does not say which dataset it was trained on")
+    evaluation = prepare_evaluation(
+        parse_metric_names(metric_names), registry,
+        dataset=registry.dataset(data_name), spec=loaded.spec,
+        data_root=data_root or saved.get("data_root") or default_data_root(),
+        data_options=loaded.record.extra.get("data_options", saved.get("data_options", {})),
+        device=loaded.device,
+        settings=EvalSettings(num_samples=num_samples, ref_split=ref_split, batch_size=batch_size, seed=seed,
+                              inception_weights=inception_weights, download=download),
+    )
+    samples = GeneratorSamples(loaded.network, loaded.record.latent_dim, loaded.spec, loaded.device, seed)
+    results = evaluation.run(samples)
+    record = evaluation.record(results, step=loaded.record.step, generator=str(file), arch=loaded.record.arch,
+                               loss=loaded.record.extra.get("loss"), data=data_name)
+    append_record(run_dir / EVAL_FILE, record)
+    table = Table(title=f"{file} (step {loaded.record.step}, {num_samples} samples vs {ref_split})")
+    table.add_column("metric")
+    table.add_column("value")
+    table.add_column("", justify="right")
+    for name, result in results.items():
+        for key, value in result.values.items():
+            table.add_row(name, key, f"{value:.6g}")
+    Console().print(table)
+    click.echo(f"appended to {run_dir / EVAL_FILE}")
 
 
 def main() -> None:

@@ -52,6 +52,11 @@ class RunConfig:
     workers: int = 0
     arch_options: dict[str, Any] = field(default_factory=dict)
     data_options: dict[str, Any] = field(default_factory=dict)
+    metrics: list[str] = field(default_factory=list)
+    eval_every: int | None = None
+    eval_samples: int = 5000
+    ref_split: str = "train"
+    inception_weights: str | None = None
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "latent_dim", "sample_every", "checkpoint_every", "log_every")
@@ -64,6 +69,10 @@ class RunConfig:
                 raise GanzooError(f"--{name.replace('_', '-')} must be positive, got {value}")
         if self.steps is not None and self.epochs is not None:
             raise GanzooError("give --steps or --epochs, not both")
+        if self.eval_every is not None and self.eval_every <= 0:
+            raise GanzooError(f"--eval-every must be positive, got {self.eval_every}")
+        if self.eval_every is not None and not self.metrics:
+            raise GanzooError("--eval-every needs --metrics (e.g. --metrics classifier)")
         if self.workers < 0:
             raise GanzooError(f"--workers must be 0 or more, got {self.workers}")
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import pluggy
 
 from ganzoo.contract import Architecture, Dataset, Loss
+from ganzoo.metrics import Metric
 
 hookspec = pluggy.HookspecMarker("ganzoo")
 hookimpl = pluggy.HookimplMarker("ganzoo")
@@ -80,4 +81,23 @@ def register_datasets(register: Callable[[Dataset], None]) -> None:
     The return value is ignored. Registering must be cheap: do not touch the
     disk or the network here; :meth:`~ganzoo.Dataset.load` is where data is
     read, and only for the dataset a command actually uses.
+    """
+
+
+@hookspec
+def register_metrics(register: Callable[[Metric], None]) -> None:
+    """Register evaluation metrics.
+
+    Called once when ganzoo loads its plugins, before any command runs.
+
+    :param register: call it once per metric with an instance of a
+        :class:`ganzoo.Metric` subclass.
+
+    The return value is ignored. ``ganzoo eval --metrics a,b`` and
+    ``ganzoo run --eval-every N --metrics a,b`` call each metric's
+    :meth:`~ganzoo.Metric.check` before generating anything, then
+    :meth:`~ganzoo.Metric.compute` with a :class:`ganzoo.SampleSource` and a
+    :class:`ganzoo.EvalContext`. Registering must be cheap: load feature
+    extractors and train evaluators inside ``compute`` (and cache them under
+    ``context.cache_dir``), never at registration.
     """

@@ -22,3 +22,10 @@ def default_run_dir(arch: str, loss: str, data: str) -> Path:
     """``runs/<time>-<arch>-<loss>-<data>`` under the current directory."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{stamp}-{arch}-{loss}-{data}"
+
+
+def cache_root() -> Path:
+    """Where ganzoo caches derived files: ``$GANZOO_CACHE``, else ``$XDG_CACHE_HOME/ganzoo``, else ``~/.cache/ganzoo``."""
+    if os.environ.get("GANZOO_CACHE"):
+        return Path(os.environ["GANZOO_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ganzoo"

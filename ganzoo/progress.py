@@ -9,6 +9,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 def _format(record: dict[str, Any]) -> str:
+    if "eval" in record:
+        values = ", ".join(f"{k} {v:.4g}" for result in record["eval"].values() for k, v in result.items())
+        return f"eval: {values}" + (" (best so far)" if record.get("best") else "")
     speed = record.get("img_per_s")
     speed_text = f"{speed:,.0f} img/s" if speed else "- img/s"
     return f"D {record['d_loss']:.4f}  G {record['g_loss']:.4f}  {speed_text}"
@@ -44,6 +47,9 @@ class RichReporter:
     def log(self, record: dict[str, Any]) -> None:
         if self._progress is None:
             self.console.print(f"step {record['step']}/{self._total}  {_format(record)}", highlight=False)
+            return
+        if "eval" in record:
+            self.console.print(f"step {record['step']}  {_format(record)}", highlight=False)
             return
         self._progress.update(self._task, completed=record["step"], losses=_format(record))
 

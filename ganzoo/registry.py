@@ -21,6 +21,7 @@ import pluggy
 from ganzoo import hookspecs
 from ganzoo.contract import LOSS_DEFAULT_KEYS, Architecture, Dataset, Loss
 from ganzoo.errors import GanzooError, unknown_choice
+from ganzoo.metrics import Metric
 
 ENTRY_POINT_GROUP = "ganzoo"
 #: Comma-separated entry-point names: when set, only these plugins load.
@@ -44,6 +45,7 @@ KINDS: tuple[ComponentKind, ...] = (
     ComponentKind("architectures", "register_architectures", Architecture, "architecture"),
     ComponentKind("losses", "register_losses", Loss, "loss"),
     ComponentKind("datasets", "register_datasets", Dataset, "dataset"),
+    ComponentKind("metrics", "register_metrics", Metric, "metric"),
 )
 _KIND_BY_KEY = {kind.key: kind for kind in KINDS}
 
@@ -116,6 +118,10 @@ class Registry:
     def dataset(self, name: str) -> Dataset:
         """The dataset called ``name``."""
         return self.get("datasets", name)
+
+    def metric(self, name: str) -> Metric:
+        """The metric called ``name``."""
+        return self.get("metrics", name)
 
 
 def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, str] | None = None) -> Registry:

@@ -7,6 +7,8 @@ Layout::
     RUN/samples/step_0000500.png         fixed-noise sample grids
     RUN/checkpoints/generator.safetensors   the latest generator, self-describing
     RUN/checkpoints/state.safetensors       everything needed to resume
+    RUN/checkpoints/best-generator.safetensors   the best generator by the first --metrics entry
+    RUN/eval.jsonl                       evaluation records with their full protocol
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 GENERATOR_FILE = "checkpoints/generator.safetensors"
 STATE_FILE = "checkpoints/state.safetensors"
+BEST_GENERATOR_FILE = "checkpoints/best-generator.safetensors"
 
 
 class RunDir:
@@ -46,6 +49,10 @@ class RunDir:
     @property
     def generator_path(self) -> Path:
         return self.path / GENERATOR_FILE
+
+    @property
+    def best_generator_path(self) -> Path:
+        return self.path / BEST_GENERATOR_FILE
 
     @property
     def state_path(self) -> Path:
@@ -89,17 +96,29 @@ class RunDir:
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """All records of ``metrics.jsonl`` (a torn last line is skipped)."""
-        if not self.metrics_path.exists():
-            return []
-        records = []
-        for line in self.metrics_path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return records
+        return _read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
 
     def truncate_metrics(self, step: int) -> None:
-        """Drop records after ``step``: on resume, the steps after the checkpoint are redone."""
-        kept = [record for record in self.read_metrics() if record.get("step", 0) <= step]
-        write_text_atomic(self.metrics_path, "".join(json.dumps(record) + "\n" for record in kept))
+        """Drop records after ``step`` from metrics.jsonl and eval.jsonl: on resume those steps are redone."""
+        for path in (self.metrics_path, self.path / "eval.jsonl"):
+            if path.exists():
+                kept = [record for record in _read_jsonl(path) if record.get("step", 0) <= step]
+                write_text_atomic(path, "".join(json.dumps(record) + "\n" for record in kept))
+
+
+def run_dir_of(generator_file: Path) -> Path:
+    """The run directory a generator file belongs to, else the file's own directory."""
+    generator_file = Path(generator_file)
+    if generator_file.parent.name == "checkpoints" and (generator_file.parent.parent / CONFIG_FILE).is_file():
+        return generator_file.parent.parent
+    return generator_file.parent
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line torn by a crash
+    return records

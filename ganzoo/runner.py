@@ -23,16 +23,19 @@ from ganzoo.batches import BatchStream
 from ganzoo.checkpoint import GeneratorRecord, read_checkpoint, save_generator, write_checkpoint
 from ganzoo.config import RunConfig
 from ganzoo.errors import GanzooError
+from ganzoo.evaluate import EVAL_FILE, append_record, is_better
 from ganzoo.paths import default_run_dir
 from ganzoo.registry import Registry
 from ganzoo.rundir import RunDir
 from ganzoo.sampling import generate, save_grid
+from ganzoo.sources import GeneratorSamples
 from ganzoo.training import AdversarialTrainer, StepLosses
 
 #: Options that may change when a run is resumed; the others define the run.
-RESUMABLE_OPTIONS = frozenset(
-    {"steps", "epochs", "device", "data_root", "download", "sample_every", "checkpoint_every", "log_every", "workers"}
-)
+RESUMABLE_OPTIONS = frozenset({
+    "steps", "epochs", "device", "data_root", "download", "sample_every", "checkpoint_every", "log_every", "workers",
+    "inception_weights",
+})
 GRID_SIZE = 64
 STATE_KIND = "training-state"
 
@@ -127,9 +130,11 @@ def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None,
         device=assembly.device, seed=config.seed,
     )
     step = 0
+    best = _BestCheckpoint(assembly, run_dir)
     if saved:
         trainer.load_state(saved[0], saved[1], run_dir.state_path)
         step = int(saved[1]["step"])
+        best.value = saved[1].get("best_value")
     noise, labels = _fixed_noise(assembly)
     outcome = RunOutcome(run_dir.path, step, assembly.total_steps, interrupted=False)
     samples_per_step = config.batch_size * hyper["n_critic"]
@@ -149,10 +154,15 @@ def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None,
                 with window.paused():
                     if step % config.sample_every == 0 or step == assembly.total_steps:
                         _write_grid(trainer, assembly, run_dir, step, noise, labels)
+                    if assembly.evaluation and (step == assembly.total_steps or (
+                            config.eval_every and step % config.eval_every == 0)):
+                        record = best.evaluate(trainer, step)
+                        reporter.log(record)
+                        outcome.records.append(record)
                     if step % config.checkpoint_every == 0 or step == assembly.total_steps:
-                        _write_checkpoint(trainer, assembly, run_dir, step, batches.position)
+                        _write_checkpoint(trainer, assembly, run_dir, step, batches.position, best.value)
             if stop.is_set() and step < assembly.total_steps:
-                _write_checkpoint(trainer, assembly, run_dir, step, batches.position)
+                _write_checkpoint(trainer, assembly, run_dir, step, batches.position, best.value)
                 _write_grid(trainer, assembly, run_dir, step, noise, labels)
                 outcome.interrupted = True
     finally:
@@ -179,19 +189,65 @@ def _write_grid(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir
     save_grid(samples, assembly.spec, run_dir.sample_path(step))
 
 
-def _write_checkpoint(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, step: int, batches_drawn: int) -> None:
+def _write_checkpoint(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, step: int,
+                      batches_drawn: int, best_value: float | None) -> None:
     tensors, meta = trainer.state()
-    write_checkpoint(run_dir.state_path, tensors, {"kind": STATE_KIND, "step": step, "batches_drawn": batches_drawn, **meta})
-    record = GeneratorRecord(
+    write_checkpoint(run_dir.state_path, tensors, {
+        "kind": STATE_KIND, "step": step, "batches_drawn": batches_drawn, "best_value": best_value, **meta,
+    })
+    save_generator(run_dir.generator_path, trainer.generator, _generator_record(assembly, step))
+
+
+def _generator_record(assembly: Assembly, step: int) -> GeneratorRecord:
+    return GeneratorRecord(
         arch=assembly.architecture.name,
         arch_options={k: list(v) if isinstance(v, tuple) else v for k, v in assembly.arch_options.items()},
         spec=assembly.spec.to_json(),
         latent_dim=assembly.config.latent_dim,
         conditional=bool(assembly.architecture.conditional),
         step=step,
-        extra={"data": assembly.dataset.name, "loss": assembly.loss.name, "ganzoo_version": ganzoo.__version__},
+        extra={
+            "data": assembly.dataset.name,
+            "data_options": {k: list(v) if isinstance(v, tuple) else v for k, v in assembly.data_options.items()},
+            "loss": assembly.loss.name,
+            "ganzoo_version": ganzoo.__version__,
+        },
     )
-    save_generator(run_dir.generator_path, trainer.generator, record)
+
+
+class _BestCheckpoint:
+    """Evaluates during training and keeps the generator with the best first metric.
+
+    GANs often get worse after their best point (DCGAN and LSGAN collapse),
+    so the last checkpoint alone is not the one to report.
+    """
+
+    def __init__(self, assembly: Assembly, run_dir: RunDir) -> None:
+        self.assembly = assembly
+        self.run_dir = run_dir
+        self.value: float | None = None
+
+    def evaluate(self, trainer: AdversarialTrainer, step: int) -> dict[str, Any]:
+        evaluation = self.assembly.evaluation
+        config = self.assembly.config
+        samples = GeneratorSamples(trainer.generator, config.latent_dim, self.assembly.spec, self.assembly.device, config.seed)
+        # Metrics may train evaluators or draw subsets: keep the training RNG streams untouched.
+        devices = [self.assembly.device] if self.assembly.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            results = evaluation.run(samples)
+        metric, key, higher = evaluation.primary
+        value = results[metric].values[key]
+        improved = is_better(value, self.value, higher)
+        if improved:
+            self.value = value
+            save_generator(self.run_dir.best_generator_path, trainer.generator, _generator_record(self.assembly, step))
+        append_record(self.run_dir.path / EVAL_FILE, evaluation.record(
+            results, step=step, generator=str(self.run_dir.generator_path), during_training=True,
+            arch=self.assembly.architecture.name, loss=self.assembly.loss.name, data=self.assembly.dataset.name,
+        ))
+        record = {"step": step, "eval": {name: r.values for name, r in results.items()}, "best": improved}
+        self.run_dir.append_metrics(record)
+        return record
 
 
 class _LossWindow:

@@ -19,7 +19,7 @@ HOOKS = sorted(
 
 
 def test_there_are_hooks():
-    assert HOOKS == ["register_architectures", "register_datasets", "register_losses"]
+    assert HOOKS == ["register_architectures", "register_datasets", "register_losses", "register_metrics"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)

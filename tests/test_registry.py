@@ -15,6 +15,7 @@ BUILTIN_COMPONENTS = {
     "architectures": {"mlp", "dcgan"},
     "losses": {"bce", "minimax", "mse", "wgan-gp", "hinge"},
     "datasets": {"mnist", "cifar10", "folder", "ring8", "grid25"},
+    "metrics": {"fid", "is", "kid", "prc", "classifier", "modes"},
 }
 
 

@@ -36,6 +36,7 @@ from PIL import Image
 import ganzoo
 from ganzoo import DataSpec, GanzooError, InMemoryDataset
 from ganzoo.atomic import atomic_path
+from ganzoo.paths import cache_root
 
 #: CIFAR-10's classes in torchvision's (the official) label order.
 CIFAR10_CLASSES: tuple[str, ...] = (
@@ -251,9 +252,7 @@ def cache_dir() -> Path:
     Without ``GANZOO_CACHE``: ``$XDG_CACHE_HOME/ganzoo/datasets``, else
     ``~/.cache/ganzoo/datasets``.
     """
-    if os.environ.get("GANZOO_CACHE"):
-        return Path(os.environ["GANZOO_CACHE"]).expanduser() / "datasets"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ganzoo" / "datasets"
+    return cache_root() / "datasets"
 
 
 def _read_cache(path: Path, count: int) -> torch.Tensor | None:

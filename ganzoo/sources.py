@@ -1,0 +1,55 @@
+"""Sample sources for evaluation: a generator, or a fixed tensor of samples."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from ganzoo.contract import DataSpec
+from ganzoo.errors import GanzooError
+from ganzoo.metrics import SampleSource
+
+
+class GeneratorSamples(SampleSource):
+    """Samples drawn from a generator under ``inference_mode``, batch by batch.
+
+    Noise comes from a CPU generator seeded with ``seed`` on every call to
+    :meth:`batches`, so two metrics of one evaluation see the same samples.
+    """
+
+    def __init__(self, generator: nn.Module, latent_dim: int, spec: DataSpec, device: torch.device, seed: int = 0) -> None:
+        self.generator = generator
+        self.latent_dim = latent_dim
+        self.spec = spec
+        self.device = device
+        self.seed = seed
+
+    def batches(self, count: int, batch_size: int) -> Iterator[torch.Tensor]:
+        rng = torch.Generator().manual_seed(self.seed)
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            for start in range(0, count, batch_size):
+                size = min(batch_size, count - start)
+                z = torch.randn(size, self.latent_dim, generator=rng).to(self.device)
+                with torch.inference_mode():
+                    samples = self.generator(z).float().clamp_(-1, 1).cpu()
+                yield samples
+        finally:
+            self.generator.train(was_training)
+
+
+class TensorSamples(SampleSource):
+    """A fixed set of samples (e.g. real images, to evaluate the data against itself)."""
+
+    def __init__(self, samples: torch.Tensor, spec: DataSpec) -> None:
+        self.samples = samples
+        self.spec = spec
+
+    def batches(self, count: int, batch_size: int) -> Iterator[torch.Tensor]:
+        if count > len(self.samples):
+            raise GanzooError(f"asked for {count} samples but only {len(self.samples)} are available")
+        for start in range(0, count, batch_size):
+            yield self.samples[start : min(start + batch_size, count)].float()

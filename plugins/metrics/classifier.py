@@ -1,0 +1,270 @@
+"""The ``classifier`` metric: mode collapse measured by a classifier trained on the data itself.
+
+On first use a small CNN (:mod:`ganzoo_plugins.metrics.classifier_net`) is
+trained on the dataset's train split, so nothing is downloaded. It is cached,
+with its held-out accuracy, at::
+
+    CACHE/classifier/<dataset>-<key>/evaluator.safetensors
+    CACHE/classifier/<dataset>-<key>/reference-<split>.safetensors   (feature mean/cov, label counts)
+
+where ``CACHE`` is ``context.cache_dir`` and ``<key>`` hashes the dataset
+name, data root, data options, spec and the evaluator recipe, so changing
+any of them (the recipe's seed included) trains a new evaluator.
+
+Values, for ``K`` classes and ``N`` generated samples:
+
+- ``classifier_fid``: Fréchet distance between the evaluator's penultimate
+  features of the samples and of the whole reference split (lower is better).
+- ``modes_covered``: classes predicted for at least ``COVERAGE_SHARE / K`` of
+  the samples (10% of the uniform share: 1% of the samples on MNIST), so a
+  few stray misclassifications do not count as a mode.
+- ``class_kl``: ``KL(p || q)`` with ``p`` the histogram of predicted classes
+  (``0 log 0 = 0``) and ``q`` the reference split's label histogram with
+  add-one smoothing, which keeps the value finite when a class is absent.
+- ``mean_confidence``: mean of the largest softmax probability.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import safetensors
+import safetensors.torch
+import torch
+
+import ganzoo
+from ganzoo import EvalContext, GanzooError, Metric, MetricResult, SampleSource
+from ganzoo.atomic import atomic_path
+from ganzoo_plugins.metrics.classifier_net import (
+    EvaluatorNet,
+    EvaluatorRecipe,
+    accuracy,
+    build_trained_evaluator,
+    labelled_batches,
+)
+
+#: A class counts as covered when it receives at least this fraction of the uniform share ``1/K``.
+COVERAGE_SHARE = 0.1
+
+_log = logging.getLogger(__name__)
+_CACHE_ERRORS = (OSError, KeyError, RuntimeError, ValueError, safetensors.SafetensorError)
+
+
+def frechet_distance(mean1: torch.Tensor, cov1: torch.Tensor, mean2: torch.Tensor, cov2: torch.Tensor) -> float:
+    """``||m1 - m2||^2 + tr(C1) + tr(C2) - 2 tr((C1^1/2 C2 C1^1/2)^1/2)`` in float64.
+
+    ``tr((C1 C2)^1/2)`` equals the trace term, and the symmetric form lets both
+    square roots come from ``eigh`` (negative round-off eigenvalues clamped
+    to zero) instead of a general matrix square root.
+    """
+    mean1, cov1, mean2, cov2 = (t.double() for t in (mean1, cov1, mean2, cov2))
+    root1 = _psd_sqrt(cov1)
+    middle = root1 @ cov2 @ root1
+    trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    return float((mean1 - mean2).square().sum() + cov1.trace() + cov2.trace() - 2 * trace_root)
+
+
+def _psd_sqrt(matrix: torch.Tensor) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+
+
+class _Moments:
+    """Running count, sum and sum of outer products of feature rows, in float64."""
+
+    def __init__(self, dim: int) -> None:
+        self.count = 0
+        self.sum = torch.zeros(dim, dtype=torch.float64)
+        self.outer = torch.zeros(dim, dim, dtype=torch.float64)
+
+    def add(self, features: torch.Tensor) -> None:
+        features = features.double().cpu()
+        self.count += len(features)
+        self.sum += features.sum(0)
+        self.outer += features.T @ features
+
+    def mean_cov(self) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.sum / self.count
+        cov = (self.outer - self.count * torch.outer(mean, mean)) / (self.count - 1)
+        return mean, cov
+
+
+class Classifier(Metric):
+    """Classifier FID, mode coverage, class KL and confidence under a CNN trained on the data.
+
+    Args:
+        recipe: how the evaluator is built and trained (the default is the
+            documented one; tests and experiments may pass another).
+        coverage_share: see :data:`COVERAGE_SHARE`.
+
+    Attributes:
+        trainings: how many evaluators this instance has trained (0 when
+            every ``compute`` found one in the cache).
+    """
+
+    name = "classifier"
+    description = "Classifier FID, modes covered and class KL under a CNN trained on the dataset (no download)"
+    primary = "classifier_fid"
+    higher_is_better = False
+
+    def __init__(self, recipe: EvaluatorRecipe | None = None, coverage_share: float = COVERAGE_SHARE) -> None:
+        self.recipe = recipe or EvaluatorRecipe()
+        self.coverage_share = coverage_share
+        self.trainings = 0
+
+    def check(self, context: EvalContext) -> None:
+        spec, dataset = context.spec, context.dataset.name
+        if not spec.is_image:
+            raise GanzooError(
+                f"metric 'classifier' needs image data (C, H, W); dataset '{dataset}' has samples of shape {spec.shape}"
+            )
+        if spec.num_classes < 2:
+            raise GanzooError(
+                f"metric 'classifier' needs a dataset with at least 2 classes; '{dataset}' has {spec.num_classes}"
+            )
+        if min(spec.shape[1:]) < 4:
+            raise GanzooError(f"metric 'classifier' needs images of at least 4x4 pixels; '{dataset}' has {spec.shape}")
+
+    def compute(self, samples: SampleSource, context: EvalContext) -> MetricResult:
+        self.check(context)
+        if context.num_samples < 2:
+            raise GanzooError("metric 'classifier' needs at least 2 samples (--num-samples)")
+        directory = self.cache_directory(context)
+        net, meta = self._evaluator(context, directory)
+        ref_mean, ref_cov, label_counts, ref_size = self._reference_stats(net, context, directory)
+
+        num_classes = context.spec.num_classes
+        moments = _Moments(self.recipe.feature_dim)
+        predicted = torch.zeros(num_classes, dtype=torch.float64)
+        confidence = 0.0
+        with torch.inference_mode():
+            for batch in samples.batches(context.num_samples, context.batch_size):
+                features = net.features(batch.to(context.device))
+                probs = net.head(features).softmax(1).cpu()
+                moments.add(features)
+                top, classes = probs.max(1)
+                predicted += torch.bincount(classes, minlength=num_classes).double()
+                confidence += float(top.double().sum())
+        mean, cov = moments.mean_cov()
+
+        share = predicted / moments.count
+        reference_share = (label_counts.double() + 1) / (label_counts.sum() + num_classes)
+        nonzero = share > 0
+        class_kl = float((share[nonzero] * (share[nonzero] / reference_share[nonzero]).log()).sum())
+        threshold = self.coverage_share / num_classes
+        values = {
+            "classifier_fid": frechet_distance(mean, cov, ref_mean, ref_cov),
+            "modes_covered": float((share >= threshold).sum()),
+            "class_kl": class_kl,
+            "mean_confidence": confidence / moments.count,
+        }
+        protocol = {
+            "evaluator": "small CNN trained on the dataset's train split (ganzoo_plugins.metrics.classifier_net)",
+            "evaluator_recipe": self.recipe.to_json(),
+            "evaluator_recipe_hash": self.recipe.digest(),
+            "evaluator_test_accuracy": float(meta["test_accuracy"]),
+            "evaluator_train_seconds": float(meta.get("train_seconds", "nan")),
+            "evaluator_cache": str(directory),
+            "feature_dim": self.recipe.feature_dim,
+            "num_samples": moments.count,
+            "reference_split": context.ref_split,
+            "reference_size": ref_size,
+            "coverage_threshold": threshold,
+            "kl": "KL(predicted class histogram || reference label histogram, add-one smoothed)",
+            "seed": context.seed,
+        }
+        return MetricResult(values, protocol)
+
+    def cache_directory(self, context: EvalContext) -> Path:
+        """``cache_dir/classifier/<dataset>-<key>``: everything that determines the evaluator."""
+        key = {
+            "dataset": context.dataset.name,
+            "data_root": str(Path(context.data_root).expanduser().resolve()),
+            "data_options": dict(context.data_options),
+            "spec": context.spec.to_json(),
+            "recipe": self.recipe.digest(),
+        }
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return Path(context.cache_dir) / "classifier" / f"{context.dataset.name}-{digest}"
+
+    def _evaluator(self, context: EvalContext, directory: Path) -> tuple[EvaluatorNet, dict[str, str]]:
+        """The cached evaluator and its metadata, trained and cached first if missing or unreadable."""
+        path = directory / "evaluator.safetensors"
+        net = EvaluatorNet(context.spec.shape, context.spec.num_classes, self.recipe)
+        cached = _read(path)
+        if cached is not None and "test_accuracy" in cached[1]:
+            tensors, meta = cached
+            try:
+                net.load_state_dict(tensors)
+                return net.to(context.device).eval(), meta
+            except RuntimeError:  # a stale file: retrain and overwrite it
+                pass
+        for stale in directory.glob("reference-*.safetensors"):  # features of another evaluator
+            stale.unlink(missing_ok=True)
+        _log.info("training the classifier evaluator for '%s' (cached in %s)", context.dataset.name, directory)
+        start = time.perf_counter()
+        net = build_trained_evaluator(
+            context.spec.shape, context.spec.num_classes, self.recipe, context.split_data("train"), context.device
+        )
+        seconds = time.perf_counter() - start
+        self.trainings += 1
+        meta = {
+            "test_accuracy": repr(accuracy(net, context.split_data("test"), context.batch_size, context.device)),
+            "train_seconds": f"{seconds:.1f}",
+            "recipe": json.dumps(self.recipe.to_json(), sort_keys=True),
+            "dataset": context.dataset.name,
+            "spec": json.dumps(context.spec.to_json()),
+        }
+        _write(path, {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, meta)
+        return net, meta
+
+    def _reference_stats(
+        self, net: EvaluatorNet, context: EvalContext, directory: Path
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """Feature mean and covariance, label counts and size of the reference split (cached per split)."""
+        path = directory / f"reference-{context.ref_split}.safetensors"
+        cached = _read(path)
+        if cached is not None and {"mean", "cov", "label_counts"} <= cached[0].keys():
+            tensors, meta = cached
+            return tensors["mean"], tensors["cov"], tensors["label_counts"], int(meta["count"])
+        moments = _Moments(self.recipe.feature_dim)
+        label_counts = torch.zeros(context.spec.num_classes, dtype=torch.long)
+        with torch.inference_mode():
+            for batch, labels in labelled_batches(context.reference, context.batch_size):
+                moments.add(net.features(batch.to(context.device)))
+                label_counts += torch.bincount(labels, minlength=context.spec.num_classes)
+        if moments.count < 2:
+            raise GanzooError(f"the {context.ref_split} split of '{context.dataset.name}' has fewer than 2 samples")
+        mean, cov = moments.mean_cov()
+        tensors = {"mean": mean, "cov": cov, "label_counts": label_counts}
+        _write(path, tensors, {"count": str(moments.count)})
+        return mean, cov, label_counts, moments.count
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
+    """A cached file's tensors and metadata, or None when absent or unreadable."""
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as handle:
+            return {key: handle.get_tensor(key) for key in handle.keys()}, handle.metadata() or {}
+    except _CACHE_ERRORS:
+        return None
+
+
+def _write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+    """Write atomically; an unwritable cache only costs time on the next call."""
+    try:
+        with atomic_path(path) as temp:
+            safetensors.torch.save_file(tensors, str(temp), metadata=meta)
+    except OSError as error:
+        _log.warning("could not cache %s: %s", path, error)
+
+
+@ganzoo.hookimpl
+def register_metrics(register: Callable[[Metric], None]) -> None:
+    """Register ``classifier``."""
+    register(Classifier())
