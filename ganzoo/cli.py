@@ -261,7 +261,8 @@ def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples
     record = evaluation.record(results, step=loaded.record.step, generator=str(file), arch=loaded.record.arch,
                                loss=loaded.record.extra.get("loss"), data=data_name)
     append_record(run_dir / EVAL_FILE, record)
-    table = Table(title=f"{file} (step {loaded.record.step}, {num_samples} samples vs {ref_split})")
+    click.echo(f"{file}: step {loaded.record.step}, {num_samples} samples against the {ref_split} split")
+    table = Table()
     table.add_column("metric")
     table.add_column("value")
     table.add_column("", justify="right")

@@ -141,3 +141,32 @@ def test_resume_remembers_the_best_value(tmp_path):
     assert result.exit_code == 0, result.output
     evals = [r for r in read_metrics(out) if "eval" in r]
     assert [(r["step"], r["best"]) for r in evals] == [(5, True), (10, True), (15, False), (20, True)]
+
+
+def test_modes_metric_through_the_cli(tmp_path):
+    out = tmp_path / "run"
+    assert invoke("run", "--arch", "mlp", "--loss", "bce", "--data", "grid25", "--steps", 2, "--out", out).exit_code == 0
+    result = invoke("eval", out, "--metrics", "modes", "--num-samples", 500)
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "eval.jsonl").read_text())
+    values = record["metrics"]["modes"]["values"]
+    assert values["modes_total"] == 25 and 0 <= values["modes_covered"] <= 25
+    assert record["metrics"]["modes"]["protocol"]["num_samples"] == 500
+
+
+def test_inception_metrics_fail_offline_with_directions(tmp_path, data_root, monkeypatch):
+    out = tmp_path / "run"
+    assert invoke("run", "--arch", "dcgan", "--loss", "bce", "--data", "mnist", "--data-root", data_root, "--steps", 1,
+                  "--batch-size", 8, "--arch-option", "base_width=4", "--out", out).exit_code == 0
+    monkeypatch.delenv("GANZOO_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    for metric in ("fid", "kid", "is", "prc"):
+        result = invoke("eval", out, "--metrics", metric, "--no-download")
+        assert_one_line_error(result, f"metric '{metric}'", "weights-inception-2015-12-05-6726825d.pth",
+                              "--inception-weights", "GANZOO_INCEPTION_WEIGHTS")
+    result = invoke("eval", out, "--metrics", "fid", "--inception-weights", tmp_path / "missing.pth")
+    assert_one_line_error(result, str(tmp_path / "missing.pth"))
+    result = invoke("run", "--arch", "mlp", "--loss", "bce", "--data", "ring8", "--metrics", "fid", "--steps", 1,
+                    "--out", tmp_path / "never")
+    assert_one_line_error(result, "metric 'fid' needs image data")
+    assert not (tmp_path / "never").exists() and not (out / "eval.jsonl").exists()
