@@ -4,6 +4,7 @@ The public plugin API is what this module exports: the ``hookimpl`` marker
 and the component classes. See ``docs/plugins.md``.
 """
 
+from ganzoo.callbacks import RunContext
 from ganzoo.contract import Architecture, DataSpec, Dataset, Loss
 from ganzoo.errors import GanzooError
 from ganzoo.hookspecs import hookimpl
@@ -24,6 +25,7 @@ __all__ = [
     "Loss",
     "Metric",
     "MetricResult",
+    "RunContext",
     "SampleSource",
     "TensorSamples",
     "__version__",

@@ -43,6 +43,7 @@ class Assembly:
     total_steps: int
     provenance: dict[str, Any]
     evaluation: Evaluation | None = None
+    hooks: Any = None
 
     def build_networks(self) -> tuple[nn.Module, nn.Module]:
         """Fresh generator and discriminator on the run's device."""
@@ -108,6 +109,7 @@ def assemble(config: RunConfig, registry: Registry) -> Assembly:
                                   inception_weights=config.inception_weights, download=config.download),
         )
     return Assembly(
+        hooks=registry.hook,
         evaluation=evaluation,
         config=config,
         architecture=architecture,

@@ -13,6 +13,12 @@ by name. A function whose name is not a hook here is rejected when the
 plugin loads (``ganzoo list-plugins`` shows the error), so a typo cannot
 silently disable a plugin.
 
+Lifecycle hooks (``on_run_start`` ... ``on_run_end``) are called by every
+training run, in the order of their names below, for every plugin that
+implements them; they are how loggers, plots and sweeps follow a run. They
+run in the training process, so they must be quick and must not change the
+networks; their return values are ignored.
+
 Registration hooks are called once per command, in plugin load order, each
 with a ``register`` callback. Every component must have a name that no other
 installed plugin uses for the same kind of component: ``--loss bce`` means
@@ -27,6 +33,7 @@ from collections.abc import Callable
 
 import pluggy
 
+from ganzoo.callbacks import RunContext
 from ganzoo.contract import Architecture, Dataset, Loss
 from ganzoo.metrics import Metric
 
@@ -100,4 +107,68 @@ def register_metrics(register: Callable[[Metric], None]) -> None:
     :class:`ganzoo.EvalContext`. Registering must be cheap: load feature
     extractors and train evaluators inside ``compute`` (and cache them under
     ``context.cache_dir``), never at registration.
+    """
+
+
+@hookspec
+def on_run_start(run: RunContext) -> None:
+    """A run is about to train its first step (or its first step after a resume).
+
+    :param run: the :class:`ganzoo.RunContext`: run directory, the
+        ``config.json`` content, spec, ``start_step`` and ``total_steps``, the
+        networks and the device. The same object is passed to every later
+        lifecycle hook of this run.
+
+    Called after the run directory and ``config.json`` exist and the networks
+    (and, on resume, their checkpoint) are loaded.
+    """
+
+
+@hookspec
+def on_step_end(run: RunContext, step: int, record: dict | None) -> None:
+    """A training step has finished.
+
+    :param run: the run's :class:`ganzoo.RunContext`.
+    :param step: the number of generator steps done so far (1 after the first).
+    :param record: on logging steps (every ``--log-every`` steps and the
+        last), the record just appended to ``metrics.jsonl``: ``step``,
+        ``d_loss``, ``g_loss``, ``penalty`` (means over the window),
+        ``img_per_s`` and ``time``; ``None`` on other steps, where reading
+        losses would make the device wait.
+
+    Called every step, so keep it cheap.
+    """
+
+
+@hookspec
+def on_eval(run: RunContext, step: int, results: dict, best: bool) -> None:
+    """An evaluation during training has finished (``--metrics``).
+
+    :param run: the run's :class:`ganzoo.RunContext`.
+    :param step: the step that was evaluated.
+    :param results: metric name -> ``{value name: float}``.
+    :param best: whether this evaluation produced a new best checkpoint.
+    """
+
+
+@hookspec
+def on_checkpoint(run: RunContext, step: int, path: str) -> None:
+    """A resumable checkpoint was written.
+
+    :param run: the run's :class:`ganzoo.RunContext`.
+    :param step: the step it holds.
+    :param path: the training-state file (``checkpoints/state.safetensors``);
+        the generator file beside it was written at the same step.
+    """
+
+
+@hookspec
+def on_run_end(run: RunContext, step: int, interrupted: bool) -> None:
+    """A run has stopped: finished, or interrupted by Ctrl-C / SIGTERM after checkpointing.
+
+    :param run: the run's :class:`ganzoo.RunContext`.
+    :param step: the last step done.
+    :param interrupted: True when the run stopped before ``total_steps``.
+
+    Not called when training raised an exception.
     """

@@ -80,9 +80,24 @@ class PluginInfo:
 class Registry:
     """The loaded plugins and the components they registered, by name."""
 
-    def __init__(self, plugins: list[PluginInfo], components: Mapping[str, Mapping[str, list[tuple[Any, str]]]]):
+    def __init__(
+        self,
+        plugins: list[PluginInfo],
+        components: Mapping[str, Mapping[str, list[tuple[Any, str]]]],
+        manager: pluggy.PluginManager | None = None,
+    ):
         self.plugins = plugins
         self._components = components
+        self._manager = manager
+
+    @property
+    def hook(self) -> Any:
+        """The lifecycle hook callers of the loaded plugins (``registry.hook.on_run_start(run=...)``)."""
+        if self._manager is None:
+            manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+            manager.add_hookspecs(hookspecs)
+            self._manager = manager
+        return self._manager.hook
 
     def names(self, kind: str) -> list[str]:
         """Sorted names of the components of ``kind`` (e.g. ``"losses"``)."""
@@ -156,7 +171,7 @@ def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, st
         plugins.append(info)
         _register(manager, plugin, info)
     components = _collect_components(manager, plugins)
-    return Registry(plugins, components)
+    return Registry(plugins, components, manager)
 
 
 def _selected_entry_points(pinned: str | None) -> tuple[list[importlib.metadata.EntryPoint], list[PluginInfo]]:
@@ -218,6 +233,7 @@ def _collect_components(
             staged = _call_registration_hooks(manager, info)
         except Exception as error:
             info.errors.append(f'Plugin "{info.name}" failed to register: {type(error).__name__}: {error}')
+            manager.unregister(name=info.name)  # a plugin that failed gets no lifecycle calls either
             continue
         for kind_key, objects in staged.items():
             for obj in objects:

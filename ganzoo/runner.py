@@ -20,6 +20,7 @@ import torch
 import ganzoo
 from ganzoo.assembly import Assembly, assemble
 from ganzoo.batches import BatchStream
+from ganzoo.callbacks import RunContext
 from ganzoo.checkpoint import GeneratorRecord, read_checkpoint, save_generator, write_checkpoint
 from ganzoo.config import RunConfig
 from ganzoo.errors import GanzooError
@@ -137,36 +138,46 @@ def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None,
         best.value = saved[1].get("best_value")
     noise, labels = _fixed_noise(assembly)
     outcome = RunOutcome(run_dir.path, step, assembly.total_steps, interrupted=False)
+    run = RunContext(run_dir.path, run_dir.read_config(), assembly.spec, assembly.total_steps, step,
+                     generator, discriminator, assembly.device)
+    hooks = assembly.hooks
     samples_per_step = config.batch_size * hyper["n_critic"]
     window = _LossWindow()
     reporter.start(assembly.total_steps, step)
+    hooks.on_run_start(run=run)
     try:
         with _stop_on_signals() as stop:
             while step < assembly.total_steps and not stop.is_set():
                 window.add(trainer.step())
                 step += 1
+                record = None
                 if step % config.log_every == 0 or step == assembly.total_steps:
                     record = window.flush(step, samples_per_step)
                     run_dir.append_metrics(record)
                     reporter.log(record)
                     outcome.last_record = record
                     outcome.records.append(record)
+                hooks.on_step_end(run=run, step=step, record=record)
                 with window.paused():
                     if step % config.sample_every == 0 or step == assembly.total_steps:
                         _write_grid(trainer, assembly, run_dir, step, noise, labels)
                     if assembly.evaluation and (step == assembly.total_steps or (
                             config.eval_every and step % config.eval_every == 0)):
-                        record = best.evaluate(trainer, step)
-                        reporter.log(record)
-                        outcome.records.append(record)
+                        evaluated = best.evaluate(trainer, step)
+                        reporter.log(evaluated)
+                        outcome.records.append(evaluated)
+                        hooks.on_eval(run=run, step=step, results=evaluated["eval"], best=evaluated["best"])
                     if step % config.checkpoint_every == 0 or step == assembly.total_steps:
                         _write_checkpoint(trainer, assembly, run_dir, step, batches.position, best.value)
+                        hooks.on_checkpoint(run=run, step=step, path=str(run_dir.state_path))
             if stop.is_set() and step < assembly.total_steps:
                 _write_checkpoint(trainer, assembly, run_dir, step, batches.position, best.value)
+                hooks.on_checkpoint(run=run, step=step, path=str(run_dir.state_path))
                 _write_grid(trainer, assembly, run_dir, step, noise, labels)
                 outcome.interrupted = True
     finally:
         reporter.finish()
+    hooks.on_run_end(run=run, step=step, interrupted=outcome.interrupted)
     outcome.step = step
     return outcome
 
