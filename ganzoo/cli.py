@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
+import time
+from dataclasses import asdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,9 +14,12 @@ from typing import Any
 import click
 import torch
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 import ganzoo
+from ganzoo.bench import BenchSettings, CellResult, plan, run_cells
+from ganzoo.bench_report import write_outputs
 from ganzoo.config import RunConfig
 from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError
@@ -115,6 +121,8 @@ def _positive_int() -> click.IntRange:
 @click.option("--workers", type=click.IntRange(min=0), help="DataLoader workers for datasets read item by item (default 0).")
 @click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", help="An architecture option; repeatable.")
 @click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE", help="A dataset option; repeatable.")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
+              help="Time budget: stop (with final grid, eval and checkpoint) after this many minutes of training.")
 @click.option("--metrics", help="Comma-separated metrics to evaluate (at the end, and every --eval-every steps).")
 @click.option("--eval-every", type=_positive_int(), help="Evaluate every N steps; keeps checkpoints/best-generator.safetensors.")
 @click.option("--eval-samples", type=_positive_int(), help="Generated samples per evaluation during training (default 5000).")
@@ -271,6 +279,81 @@ def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples
             table.add_row(name, key, f"{value:.6g}")
     Console().print(table)
     click.echo(f"appended to {run_dir / EVAL_FILE}")
+
+
+def _names(text: str, flag: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise GanzooError(f"{flag} needs at least one name")
+    return names
+
+
+@cli.command("bench")
+@click.option("--arch", "archs", required=True, help="Comma-separated architectures.")
+@click.option("--loss", "losses", required=True, help="Comma-separated losses.")
+@click.option("--data", "datas", required=True, help="Comma-separated datasets.")
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
+@click.option("--steps", type=_positive_int(), help="Steps per cell.")
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), help="Training minutes per cell, instead of --steps.")
+@click.option("--metrics", help="Comma-separated metrics, evaluated at the end of each cell (and every --eval-every).")
+@click.option("--eval-every", type=_positive_int(), help="Evaluate every N steps (metric-vs-step plots).")
+@click.option("--eval-samples", type=_positive_int(), default=2000, show_default=True, help="Samples per evaluation.")
+@click.option("--batch-size", type=_positive_int(), help="Batch size of every cell (default: ganzoo run's).")
+@click.option("--log-every", type=_positive_int(), default=50, show_default=True, help="Log interval of every cell.")
+@click.option("--out", type=click.Path(file_okay=False), help="Sweep directory (default bench/<time>).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps; with several GPUs cells run in parallel.")
+@click.option("--data-root", help="Data directory (default: $GANZOO_DATA, else ~/.cache/ganzoo/data).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted sweep in --out: finished cells are kept.")
+@click.pass_context
+@reports_errors
+def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds: str, steps: int | None,
+                  minutes: float | None, metrics: str | None, eval_every: int | None, eval_samples: int,
+                  batch_size: int | None, log_every: int, out: str | None, device: str, data_root: str | None,
+                  resume: bool) -> None:
+    """Benchmark every arch x loss x data (x seed) combination and write a report."""
+    registry = registry_of(ctx)
+    try:
+        seed_list = [int(seed) for seed in _names(seeds, "--seeds")]
+    except ValueError:
+        raise GanzooError(f"--seeds expects integers like 0,1,2, got '{seeds}'") from None
+    settings = BenchSettings(steps=steps, minutes=minutes, metrics=parse_metric_names(metrics), eval_every=eval_every,
+                             eval_samples=eval_samples, batch_size=batch_size, log_every=log_every, device=device,
+                             data_root=data_root)
+    if eval_every and not settings.metrics:
+        raise GanzooError("--eval-every needs --metrics (e.g. --metrics classifier)")
+    for name in settings.metrics:
+        registry.metric(name)
+    out_dir = Path(out) if out else Path("bench") / time.strftime("%Y%m%d-%H%M%S")
+    if out_dir.exists() and any(out_dir.iterdir()) and not resume:
+        raise GanzooError(f"{out_dir} already holds a sweep; continue it with --resume or choose another --out")
+    cells = plan(registry, _names(archs, "--arch"), _names(losses, "--loss"), _names(datas, "--data"), seed_list,
+                 data_root or default_data_root())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table_rows: dict[str, tuple[str, ...]] = {cell.name: (cell.name, "pending", "", "", "") for cell in cells}
+
+    def render() -> Table:
+        table = Table(title=f"ganzoo bench: {out_dir}")
+        for column in ("cell", "status", "img/s", "wall s", "best"):
+            table.add_column(column)
+        for row in table_rows.values():
+            table.add_row(*row)
+        return table
+
+    with Live(render(), console=Console(stderr=True), refresh_per_second=2) as live:
+        def on_result(result: CellResult) -> None:
+            best = ", ".join(f"{k} {v:.4g}" for k, v in result.best.items())
+            status = result.status + (f": {result.reason}" if result.reason else "")
+            table_rows[result.cell.name] = (
+                result.cell.name, status, f"{result.img_per_s:,.0f}" if result.img_per_s else "",
+                f"{result.wall_s:.1f}" if result.wall_s else "", best,
+            )
+            live.update(render())
+
+        results = run_cells(cells, settings, out_dir, registry, on_result)
+    recorded = {**asdict(settings), "seeds": seed_list, "command": "ganzoo " + " ".join(sys.argv[1:])}
+    write_outputs(out_dir, results, recorded)
+    counts = {status: sum(r.status == status for r in results) for status in ("ok", "diverged", "failed", "skipped")}
+    click.echo(f"{out_dir}/report.md: " + ", ".join(f"{n} {status}" for status, n in counts.items() if n))
 
 
 def main() -> None:

@@ -57,13 +57,14 @@ class RunConfig:
     eval_samples: int = 5000
     ref_split: str = "train"
     inception_weights: str | None = None
+    max_minutes: float | None = None
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "latent_dim", "sample_every", "checkpoint_every", "log_every")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise GanzooError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        for name in ("steps", "epochs", "n_critic", "lr_g", "lr_d", "grad_clip"):
+        for name in ("steps", "epochs", "n_critic", "lr_g", "lr_d", "grad_clip", "max_minutes"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise GanzooError(f"--{name.replace('_', '-')} must be positive, got {value}")

@@ -35,7 +35,7 @@ from ganzoo.training import AdversarialTrainer, StepLosses
 #: Options that may change when a run is resumed; the others define the run.
 RESUMABLE_OPTIONS = frozenset({
     "steps", "epochs", "device", "data_root", "download", "sample_every", "checkpoint_every", "log_every", "workers",
-    "inception_weights",
+    "inception_weights", "max_minutes",
 })
 GRID_SIZE = 64
 STATE_KIND = "training-state"
@@ -147,11 +147,15 @@ def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None,
     hooks.on_run_start(run=run)
     try:
         with _stop_on_signals() as stop:
-            while step < assembly.total_steps and not stop.is_set():
+            deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
+            last = step >= assembly.total_steps
+            while not last and not stop.is_set():
                 window.add(trainer.step())
                 step += 1
+                # The time budget ends a run like reaching --steps: final log, grid, eval and checkpoint.
+                last = step == assembly.total_steps or (deadline is not None and time.monotonic() >= deadline)
                 record = None
-                if step % config.log_every == 0 or step == assembly.total_steps:
+                if step % config.log_every == 0 or last:
                     record = window.flush(step, samples_per_step)
                     run_dir.append_metrics(record)
                     reporter.log(record)
@@ -159,18 +163,17 @@ def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None,
                     outcome.records.append(record)
                 hooks.on_step_end(run=run, step=step, record=record)
                 with window.paused():
-                    if step % config.sample_every == 0 or step == assembly.total_steps:
+                    if step % config.sample_every == 0 or last:
                         _write_grid(trainer, assembly, run_dir, step, noise, labels)
-                    if assembly.evaluation and (step == assembly.total_steps or (
-                            config.eval_every and step % config.eval_every == 0)):
+                    if assembly.evaluation and (last or (config.eval_every and step % config.eval_every == 0)):
                         evaluated = best.evaluate(trainer, step)
                         reporter.log(evaluated)
                         outcome.records.append(evaluated)
                         hooks.on_eval(run=run, step=step, results=evaluated["eval"], best=evaluated["best"])
-                    if step % config.checkpoint_every == 0 or step == assembly.total_steps:
+                    if step % config.checkpoint_every == 0 or last:
                         _write_checkpoint(trainer, assembly, run_dir, step, batches.position, best.value)
                         hooks.on_checkpoint(run=run, step=step, path=str(run_dir.state_path))
-            if stop.is_set() and step < assembly.total_steps:
+            if stop.is_set() and not last:
                 _write_checkpoint(trainer, assembly, run_dir, step, batches.position, best.value)
                 hooks.on_checkpoint(run=run, step=step, path=str(run_dir.state_path))
                 _write_grid(trainer, assembly, run_dir, step, noise, labels)

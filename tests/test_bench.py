@@ -1,0 +1,86 @@
+"""``ganzoo bench``: a small real sweep, skipped cells, resume, outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from PIL import Image
+
+from tests.helpers import assert_one_line_error, invoke, read_metrics, run_cli
+
+
+def test_a_two_by_two_sweep_on_mnist_writes_every_output(tmp_path, data_root):
+    out = tmp_path / "sweep"
+    result = invoke("bench", "--arch", "mlp,dcgan", "--loss", "bce,hinge", "--data", "mnist", "--steps", 4,
+                    "--batch-size", 16, "--log-every", 2, "--data-root", data_root, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert f"{out}/report.md: 4 ok" in result.output
+    payload = json.loads((out / "results.json").read_text())
+    assert sorted(c["name"] for c in payload["cells"]) == [
+        "mnist-dcgan-bce-seed0", "mnist-dcgan-hinge-seed0", "mnist-mlp-bce-seed0", "mnist-mlp-hinge-seed0"]
+    for cell in payload["cells"]:
+        assert cell["status"] == "ok" and cell["steps"] == 4
+        assert cell["img_per_s"] > 0 and cell["wall_s"] > 0 and cell["peak_memory_bytes"] > 2**20
+        assert read_metrics(out / cell["name"])[-1]["step"] == 4
+    assert len(payload["combinations"]) == 4 and payload["machine"]["cpu_count"]
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"ok"}
+    report = (out / "report.md").read_text()
+    assert "| mnist | dcgan | hinge | 1/1 |" in report and "samples-mosaic.png" in report
+    assert Image.open(out / "samples-mosaic.png").format == "PNG"
+    assert Image.open(out / "mnist-G-loss.png").format == "PNG"  # no metrics: the G loss curve
+
+
+def test_impossible_cells_are_skipped_with_their_reason_and_seeds_are_aggregated(tmp_path):
+    out = tmp_path / "sweep"
+    result = invoke("bench", "--arch", "mlp,dcgan", "--loss", "bce", "--data", "ring8", "--seeds", "0,1",
+                    "--steps", 6, "--log-every", 3, "--metrics", "modes", "--eval-every", 3, "--eval-samples", 200,
+                    "--out", out)
+    assert result.exit_code == 0, result.output
+    payload = json.loads((out / "results.json").read_text())
+    skipped = [c for c in payload["cells"] if c["status"] == "skipped"]
+    assert [c["name"] for c in skipped] == ["ring8-dcgan-bce-seed0", "ring8-dcgan-bce-seed1"]
+    assert "dcgan supports square images" in skipped[0]["reason"]
+    assert not (out / "ring8-dcgan-bce-seed0").exists()
+    mlp = next(row for row in payload["combinations"] if row["arch"] == "mlp")
+    assert mlp["ok"] == 2 and mlp["best"]["n"] == 2 and mlp["img_per_s"]["n"] == 2
+    cell = next(c for c in payload["cells"] if c["name"] == "ring8-mlp-bce-seed1")
+    assert [step for step, _ in cell["curve"]] == [3, 6]
+    assert "modes.modes_total" in cell["final"]
+    assert (out / "ring8-modes.modes_covered.png").is_file()
+    assert "skipped: dcgan supports square images" in (out / "report.md").read_text()
+
+
+def test_an_interrupted_sweep_resumes_without_redoing_finished_cells(tmp_path):
+    out = tmp_path / "sweep"
+    common = ("--arch", "mlp", "--loss", "bce,hinge", "--data", "ring8", "--steps", 6, "--log-every", 2, "--out", out)
+    # The hinge cell was cut off at step 2; the bce cell never started.
+    partial = out / "ring8-mlp-hinge-seed0"
+    assert run_cli("run", "--arch", "mlp", "--loss", "hinge", "--data", "ring8", "--steps", 2, "--log-every", 2,
+                   "--out", partial).returncode == 0
+    (partial / "summary.json").unlink()
+    first_config = json.loads((partial / "config.json").read_text())["config"]["steps"]
+    assert first_config == 2
+
+    assert_one_line_error(invoke("bench", *common), "already holds a sweep", "--resume")
+    result = invoke("bench", *common, "--resume")
+    assert result.exit_code == 0, result.output
+    assert [r["step"] for r in read_metrics(partial)] == [2, 4, 6]  # continued, not restarted
+    finished = out / "ring8-mlp-bce-seed0" / "checkpoints" / "generator.safetensors"
+    stamp = finished.stat().st_mtime_ns
+
+    result = invoke("bench", *common, "--resume")
+    assert result.exit_code == 0, result.output
+    assert finished.stat().st_mtime_ns == stamp  # nothing rerun
+    assert {c["status"] for c in json.loads((out / "results.json").read_text())["cells"]} == {"ok"}
+
+
+def test_bench_bad_input_is_one_line(tmp_path):
+    assert_one_line_error(invoke("bench", "--arch", "mlp", "--loss", "bce", "--data", "ring9", "--steps", 1,
+                                 "--out", tmp_path / "x"), "unknown dataset 'ring9'", "ring8")
+    assert_one_line_error(invoke("bench", "--arch", "mlp", "--loss", "bce", "--data", "ring8",
+                                 "--out", tmp_path / "x"), "--steps N or --minutes M")
+    assert_one_line_error(invoke("bench", "--arch", "mlp", "--loss", "bce", "--data", "ring8", "--steps", 1,
+                                 "--seeds", "a,b", "--out", tmp_path / "x"), "--seeds expects integers")
+    assert not (tmp_path / "x").exists()
