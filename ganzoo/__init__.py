@@ -4,7 +4,7 @@ The public plugin API is what this module exports: the ``hookimpl`` marker
 and the component classes. See ``docs/plugins.md``.
 """
 
-from ganzoo.callbacks import RunContext
+from ganzoo.callbacks import Logger, RunContext, RunLogger
 from ganzoo.contract import Architecture, DataSpec, Dataset, Loss
 from ganzoo.errors import GanzooError
 from ganzoo.hookspecs import hookimpl
@@ -22,10 +22,12 @@ __all__ = [
     "GeneratorSamples",
     "InMemoryDataset",
     "EvalContext",
+    "Logger",
     "Loss",
     "Metric",
     "MetricResult",
     "RunContext",
+    "RunLogger",
     "SampleSource",
     "TensorSamples",
     "__version__",

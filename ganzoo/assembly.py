@@ -8,7 +8,7 @@ options, an impossible combination, missing data) surfaces as a
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -44,6 +44,7 @@ class Assembly:
     provenance: dict[str, Any]
     evaluation: Evaluation | None = None
     hooks: Any = None
+    loggers: list[Any] = field(default_factory=list)
 
     def build_networks(self) -> tuple[nn.Module, nn.Module]:
         """Fresh generator and discriminator on the run's device."""
@@ -108,7 +109,11 @@ def assemble(config: RunConfig, registry: Registry) -> Assembly:
             settings=EvalSettings(num_samples=config.eval_samples, ref_split=config.ref_split, seed=config.seed,
                                   inception_weights=config.inception_weights, download=config.download),
         )
+    loggers = [registry.logger(name) for name in config.log]
+    for logger in loggers:
+        logger.check()
     return Assembly(
+        loggers=loggers,
         hooks=registry.hook,
         evaluation=evaluation,
         config=config,

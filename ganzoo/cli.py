@@ -123,6 +123,7 @@ def _positive_int() -> click.IntRange:
 @click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE", help="A dataset option; repeatable.")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
               help="Time budget: stop (with final grid, eval and checkpoint) after this many minutes of training.")
+@click.option("--log", help="Comma-separated logging backends, e.g. tensorboard (see list-plugins).")
 @click.option("--metrics", help="Comma-separated metrics to evaluate (at the end, and every --eval-every steps).")
 @click.option("--eval-every", type=_positive_int(), help="Evaluate every N steps; keeps checkpoints/best-generator.safetensors.")
 @click.option("--eval-samples", type=_positive_int(), help="Generated samples per evaluation during training (default 5000).")
@@ -139,8 +140,9 @@ def run_command(ctx: click.Context, resume: str | None, **options: Any) -> None:
             given[name] = parse_assignments(given[name], "--" + name[:-1].replace("_", "-"))
     if "betas" in given:
         given["betas"] = _parse_betas(given["betas"])
-    if "metrics" in given:
-        given["metrics"] = parse_metric_names(given["metrics"])
+    for name in ("metrics", "log"):
+        if name in given:
+            given[name] = parse_metric_names(given[name])
     out = given.pop("out", None)
     registry = registry_of(ctx)
     reporter = RichReporter()

@@ -58,6 +58,7 @@ class RunConfig:
     ref_split: str = "train"
     inception_weights: str | None = None
     max_minutes: float | None = None
+    log: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "latent_dim", "sample_every", "checkpoint_every", "log_every")

@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import pluggy
 
-from ganzoo.callbacks import RunContext
+from ganzoo.callbacks import Logger, RunContext
 from ganzoo.contract import Architecture, Dataset, Loss
 from ganzoo.metrics import Metric
 
@@ -107,6 +107,25 @@ def register_metrics(register: Callable[[Metric], None]) -> None:
     :class:`ganzoo.EvalContext`. Registering must be cheap: load feature
     extractors and train evaluators inside ``compute`` (and cache them under
     ``context.cache_dir``), never at registration.
+    """
+
+
+@hookspec
+def register_loggers(register: Callable[[Logger], None]) -> None:
+    """Register opt-in logging backends.
+
+    Called once when ganzoo loads its plugins, before any command runs.
+
+    :param register: call it once per backend with an instance of a
+        :class:`ganzoo.Logger` subclass.
+
+    The return value is ignored. A logger is used only by runs that name it
+    with ``ganzoo run --log NAME``: ganzoo calls its ``check()`` before the
+    run directory exists and ``open(run)`` when training starts, then feeds
+    the returned :class:`ganzoo.RunLogger` losses, throughput, evaluation
+    results and sample grids, and closes it when the run stops. Import the
+    backend's package inside ``check``/``open``, not at module level, so that
+    a missing optional dependency only matters to runs that ask for it.
     """
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pluggy
 
 from ganzoo import hookspecs
+from ganzoo.callbacks import Logger
 from ganzoo.contract import LOSS_DEFAULT_KEYS, Architecture, Dataset, Loss
 from ganzoo.errors import GanzooError, unknown_choice
 from ganzoo.metrics import Metric
@@ -46,6 +47,7 @@ KINDS: tuple[ComponentKind, ...] = (
     ComponentKind("losses", "register_losses", Loss, "loss"),
     ComponentKind("datasets", "register_datasets", Dataset, "dataset"),
     ComponentKind("metrics", "register_metrics", Metric, "metric"),
+    ComponentKind("loggers", "register_loggers", Logger, "logger"),
 )
 _KIND_BY_KEY = {kind.key: kind for kind in KINDS}
 
@@ -137,6 +139,10 @@ class Registry:
     def metric(self, name: str) -> Metric:
         """The metric called ``name``."""
         return self.get("metrics", name)
+
+    def logger(self, name: str) -> Logger:
+        """The logging backend called ``name``."""
+        return self.get("loggers", name)
 
 
 def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, str] | None = None) -> Registry:

@@ -35,7 +35,7 @@ from ganzoo.training import AdversarialTrainer, StepLosses
 #: Options that may change when a run is resumed; the others define the run.
 RESUMABLE_OPTIONS = frozenset({
     "steps", "epochs", "device", "data_root", "download", "sample_every", "checkpoint_every", "log_every", "workers",
-    "inception_weights", "max_minutes",
+    "inception_weights", "max_minutes", "log",
 })
 GRID_SIZE = 64
 STATE_KIND = "training-state"
@@ -145,6 +145,7 @@ def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None,
     window = _LossWindow()
     reporter.start(assembly.total_steps, step)
     hooks.on_run_start(run=run)
+    loggers = _Loggers([logger.open(run) for logger in assembly.loggers])
     try:
         with _stop_on_signals() as stop:
             deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
@@ -161,15 +162,17 @@ def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None,
                     reporter.log(record)
                     outcome.last_record = record
                     outcome.records.append(record)
+                    loggers.losses(record)
                 hooks.on_step_end(run=run, step=step, record=record)
                 with window.paused():
                     if step % config.sample_every == 0 or last:
-                        _write_grid(trainer, assembly, run_dir, step, noise, labels)
+                        loggers.images(step, _write_grid(trainer, assembly, run_dir, step, noise, labels))
                     if assembly.evaluation and (last or (config.eval_every and step % config.eval_every == 0)):
                         evaluated = best.evaluate(trainer, step)
                         reporter.log(evaluated)
                         outcome.records.append(evaluated)
                         hooks.on_eval(run=run, step=step, results=evaluated["eval"], best=evaluated["best"])
+                        loggers.evaluation(step, evaluated["eval"])
                     if step % config.checkpoint_every == 0 or last:
                         _write_checkpoint(trainer, assembly, run_dir, step, batches.position, best.value)
                         hooks.on_checkpoint(run=run, step=step, path=str(run_dir.state_path))
@@ -180,6 +183,7 @@ def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None,
                 outcome.interrupted = True
     finally:
         reporter.finish()
+        loggers.close()
     hooks.on_run_end(run=run, step=step, interrupted=outcome.interrupted)
     outcome.step = step
     return outcome
@@ -195,12 +199,13 @@ def _fixed_noise(assembly: Assembly) -> tuple[torch.Tensor, torch.Tensor | None]
 
 
 def _write_grid(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, step: int,
-                noise: torch.Tensor, labels: torch.Tensor | None) -> None:
+                noise: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
     samples = generate(
         trainer.generator, assembly.config.latent_dim, len(noise), device=assembly.device,
         noise=noise, labels=labels, conditional=assembly.architecture.conditional,
     )
     save_grid(samples, assembly.spec, run_dir.sample_path(step))
+    return samples
 
 
 def _write_checkpoint(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, step: int,
@@ -227,6 +232,38 @@ def _generator_record(assembly: Assembly, step: int) -> GeneratorRecord:
             "ganzoo_version": ganzoo.__version__,
         },
     )
+
+
+class _Loggers:
+    """Fans a run's numbers and sample grids out to the ``--log`` backends."""
+
+    def __init__(self, opened: list[Any]) -> None:
+        self.opened = opened
+
+    def losses(self, record: dict[str, Any]) -> None:
+        values = {"loss/d": record["d_loss"], "loss/g": record["g_loss"], "loss/penalty": record["penalty"]}
+        if record.get("img_per_s"):
+            values["speed/img_per_s"] = record["img_per_s"]
+        for logger in self.opened:
+            logger.scalars(record["step"], values)
+
+    def evaluation(self, step: int, results: dict[str, dict[str, float]]) -> None:
+        values = {f"eval/{metric}/{key}": value for metric, numbers in results.items() for key, value in numbers.items()}
+        for logger in self.opened:
+            logger.scalars(step, values)
+
+    def images(self, step: int, samples: torch.Tensor) -> None:
+        if not self.opened or samples.dim() != 4:
+            return
+        from torchvision.utils import make_grid
+
+        grid = make_grid(samples.clamp(-1, 1).add(1).div(2), nrow=8)
+        for logger in self.opened:
+            logger.images(step, "samples", grid)
+
+    def close(self) -> None:
+        for logger in self.opened:
+            logger.close()
 
 
 class _BestCheckpoint:

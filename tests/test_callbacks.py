@@ -91,3 +91,68 @@ def test_a_plugin_that_failed_to_register_gets_no_lifecycle_calls(tmp_path):
     broken.register_losses = register_losses
     assert invoke("run", *TOY, "--steps", 2, "--out", tmp_path / "run", extra_plugins=[broken]).exit_code == 0
     assert calls == []
+
+
+def test_tensorboard_logger_writes_losses_evaluations_and_samples(tmp_path, data_root):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    result = invoke("run", "--arch", "dcgan", "--loss", "bce", "--data", "mnist", "--data-root", data_root,
+                    "--steps", 4, "--log-every", 2, "--sample-every", 2, "--batch-size", 8,
+                    "--arch-option", "base_width=4", "--log", "tensorboard", "--metrics", "scripted",
+                    "--eval-samples", 8, "--out", out, extra_plugins=[metric_plugin(Scripted([0.25]))])
+    assert result.exit_code == 0, result.output
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    scalars = events.Tags()["scalars"]
+    assert {"loss/d", "loss/g", "loss/penalty", "speed/img_per_s", "eval/scripted/score"} <= set(scalars)
+    assert [e.step for e in events.Scalars("loss/d")] == [2, 4]
+    d_losses = [r["d_loss"] for r in read_metrics(out) if "d_loss" in r]
+    assert len(d_losses) == 2
+    assert all(abs(e.value - v) < 1e-5 for e, v in zip(events.Scalars("loss/d"), d_losses))
+    assert [e.value for e in events.Scalars("eval/scripted/score")] == [0.25]
+    assert [e.step for e in events.Images("samples")] == [2, 4]
+
+
+def test_unknown_logger_is_one_line(tmp_path):
+    from tests.helpers import assert_one_line_error
+
+    result = invoke("run", *TOY, "--steps", 1, "--log", "tensorbord", "--out", tmp_path / "run")
+    assert_one_line_error(result, "unknown logger 'tensorbord'", "Did you mean 'tensorboard'?")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_third_party_logger_registers_and_receives_the_run(tmp_path):
+    received: list = []
+
+    class ListRunLogger(ganzoo.RunLogger):
+        def scalars(self, step, values):
+            received.append(("scalars", step, sorted(values)))
+
+        def close(self):
+            received.append(("close",))
+
+    class ListLogger(ganzoo.Logger):
+        name = "list"
+        description = "keeps logged values in a list"
+
+        def open(self, run):
+            received.append(("open", run.total_steps))
+            return ListRunLogger()
+
+    module = types.ModuleType("list-logger")
+
+    @ganzoo.hookimpl
+    def register_loggers(register):
+        register(ListLogger())
+
+    module.register_loggers = register_loggers
+    out = tmp_path / "run"
+    result = invoke("run", *TOY, "--steps", 2, "--log-every", 1, "--log", "list", "--out", out, extra_plugins=[module])
+    assert result.exit_code == 0, result.output
+    names = ["loss/d", "loss/g", "loss/penalty", "speed/img_per_s"]
+    assert received == [("open", 2), ("scalars", 1, names), ("scalars", 2, names), ("close",)]
+    # Without --log the logger is never opened.
+    received.clear()
+    assert invoke("run", *TOY, "--steps", 1, "--out", tmp_path / "quiet", extra_plugins=[module]).exit_code == 0
+    assert received == []

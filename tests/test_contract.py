@@ -21,7 +21,7 @@ HOOKS = sorted(
 def test_there_are_hooks():
     assert HOOKS == [
         "on_checkpoint", "on_eval", "on_run_end", "on_run_start", "on_step_end",
-        "register_architectures", "register_datasets", "register_losses", "register_metrics",
+        "register_architectures", "register_datasets", "register_loggers", "register_losses", "register_metrics",
     ]
 
 
@@ -40,7 +40,7 @@ def test_plugin_hooks_have_tests(hook):
 
 def test_public_api_is_what_plugins_code_against():
     for name in ("hookimpl", "Architecture", "Loss", "Dataset", "DataSpec", "GanzooError", "InMemoryDataset",
-                 "Metric", "MetricResult", "SampleSource", "EvalContext", "RunContext"):
+                 "Metric", "MetricResult", "SampleSource", "EvalContext", "RunContext", "Logger", "RunLogger"):
         assert hasattr(ganzoo, name), name
     assert isinstance(ganzoo.hookimpl, pluggy.HookimplMarker)
     assert ganzoo.hookimpl.project_name == "ganzoo"

@@ -16,6 +16,7 @@ BUILTIN_COMPONENTS = {
     "losses": {"bce", "minimax", "mse", "wgan-gp", "hinge"},
     "datasets": {"mnist", "cifar10", "folder", "ring8", "grid25"},
     "metrics": {"fid", "is", "kid", "prc", "classifier", "modes"},
+    "loggers": {"tensorboard"},
 }
 
 
