@@ -86,6 +86,7 @@ class CellResult:
     final: dict[str, float] = field(default_factory=dict)
     best: dict[str, float] = field(default_factory=dict)
     curve: list[tuple[int, float]] = field(default_factory=list)
+    protocol: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -214,6 +215,12 @@ def collect(cell: Cell, cell_dir: Path, registry: Registry) -> CellResult:
     )
     if losses and not all(math.isfinite(losses[-1][key]) for key in ("d_loss", "g_loss")):
         result.status, result.reason = "diverged", f"non-finite losses at step {losses[-1]['step']}"
+    eval_file = cell_dir / "eval.jsonl"
+    if eval_file.is_file():
+        lines = [line for line in eval_file.read_text().splitlines() if line.strip()]
+        if lines:
+            last = json.loads(lines[-1])
+            result.protocol = {**last["protocol"], "metrics": {m: r["protocol"] for m, r in last["metrics"].items()}}
     if evals:
         result.final = {f"{metric}.{key}": value for metric, values in evals[-1]["eval"].items() for key, value in values.items()}
         first = next(iter(evals[-1]["eval"]))

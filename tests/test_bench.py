@@ -48,6 +48,7 @@ def test_impossible_cells_are_skipped_with_their_reason_and_seeds_are_aggregated
     cell = next(c for c in payload["cells"] if c["name"] == "ring8-mlp-bce-seed1")
     assert [step for step, _ in cell["curve"]] == [3, 6]
     assert "modes.modes_total" in cell["final"]
+    assert cell["protocol"]["num_samples"] == 200 and cell["protocol"]["metrics"]["modes"]["num_samples"] == 200
     assert (out / "ring8-modes.modes_covered.png").is_file()
     assert "skipped: dcgan supports square images" in (out / "report.md").read_text()
 
@@ -84,3 +85,30 @@ def test_bench_bad_input_is_one_line(tmp_path):
     assert_one_line_error(invoke("bench", "--arch", "mlp", "--loss", "bce", "--data", "ring8", "--steps", 1,
                                  "--seeds", "a,b", "--out", tmp_path / "x"), "--seeds expects integers")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_cell_that_fails_is_reported_with_its_error(tmp_path):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    out = tmp_path / "sweep"
+    result = invoke("bench", "--arch", "mlp", "--loss", "bce", "--data", "mnist", "--steps", 1,
+                    "--data-root", empty, "--out", out)
+    assert result.exit_code == 0, result.output
+    cell = json.loads((out / "results.json").read_text())["cells"][0]
+    assert cell["status"] == "failed" and "MNIST is missing" in cell["reason"]
+    assert "| mnist | mlp | bce | 0/1 |" in (out / "report.md").read_text()
+
+
+def test_non_finite_losses_mark_a_cell_diverged(tmp_path):
+    from ganzoo.bench import Cell, collect
+    from ganzoo.registry import load_registry
+
+    run = tmp_path / "cell"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(
+        '{"step": 1, "d_loss": 1.0, "g_loss": 0.5, "penalty": 0.0, "img_per_s": 10.0}\n'
+        '{"step": 2, "d_loss": NaN, "g_loss": Infinity, "penalty": 0.0, "img_per_s": 12.0}\n'
+    )
+    result = collect(Cell("mlp", "bce", "ring8", 0), run, load_registry())
+    assert result.status == "diverged" and result.reason == "non-finite losses at step 2"
+    assert result.img_per_s == 11.0
