@@ -23,7 +23,7 @@ from ganzoo.bench_report import write_outputs
 from ganzoo.config import RunConfig
 from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError
-from ganzoo.evaluate import EVAL_FILE, REF_SPLITS, EvalSettings, append_record, parse_metric_names, prepare_evaluation
+from ganzoo.evaluate import EVAL_FILE, REF_SPLITS, EvalSettings, append_record, split_names, prepare_evaluation
 from ganzoo.metrics import INCEPTION_WEIGHTS_ENV
 from ganzoo.options import parse_assignments
 from ganzoo.progress import RichReporter
@@ -142,7 +142,7 @@ def run_command(ctx: click.Context, resume: str | None, **options: Any) -> None:
         given["betas"] = _parse_betas(given["betas"])
     for name in ("metrics", "log"):
         if name in given:
-            given[name] = parse_metric_names(given[name])
+            given[name] = split_names(given[name])
     out = given.pop("out", None)
     registry = registry_of(ctx)
     reporter = RichReporter()
@@ -258,7 +258,7 @@ def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples
     if not data_name:
         raise GanzooError(f"{file} does not say which dataset it was trained on")
     evaluation = prepare_evaluation(
-        parse_metric_names(metric_names), registry,
+        split_names(metric_names), registry,
         dataset=registry.dataset(data_name), spec=loaded.spec,
         data_root=data_root or saved.get("data_root") or default_data_root(),
         data_options=loaded.record.extra.get("data_options", saved.get("data_options", {})),
@@ -318,7 +318,7 @@ def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds
         seed_list = [int(seed) for seed in _names(seeds, "--seeds")]
     except ValueError:
         raise GanzooError(f"--seeds expects integers like 0,1,2, got '{seeds}'") from None
-    settings = BenchSettings(steps=steps, minutes=minutes, metrics=parse_metric_names(metrics), eval_every=eval_every,
+    settings = BenchSettings(steps=steps, minutes=minutes, metrics=split_names(metrics), eval_every=eval_every,
                              eval_samples=eval_samples, batch_size=batch_size, log_every=log_every, device=device,
                              data_root=data_root)
     if eval_every and not settings.metrics:

@@ -121,8 +121,8 @@ def prepare_evaluation(
     return Evaluation(metrics, context, settings)
 
 
-def parse_metric_names(text: str | None) -> list[str]:
-    """``"fid,kid"`` -> ``["fid", "kid"]``."""
+def split_names(text: str | None) -> list[str]:
+    """A comma-separated option value as names: ``"fid,kid"`` -> ``["fid", "kid"]``."""
     return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 

@@ -6,7 +6,6 @@ those tests skip when it is absent. Nothing here needs the network.
 
 from __future__ import annotations
 
-import math
 import socket
 import time
 from pathlib import Path
