@@ -59,6 +59,7 @@ class RunConfig:
     inception_weights: str | None = None
     max_minutes: float | None = None
     log: list[str] = field(default_factory=list)
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "latent_dim", "sample_every", "checkpoint_every", "log_every")
@@ -75,6 +76,8 @@ class RunConfig:
             raise GanzooError(f"--eval-every must be positive, got {self.eval_every}")
         if self.eval_every is not None and not self.metrics:
             raise GanzooError("--eval-every needs --metrics (e.g. --metrics classifier)")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise GanzooError(f"unknown precision '{self.precision}'. Valid choices: fp32, bf16, fp16.")
         if self.workers < 0:
             raise GanzooError(f"--workers must be 0 or more, got {self.workers}")
 

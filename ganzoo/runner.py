@@ -125,7 +125,7 @@ def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None,
         generator, discriminator, assembly.loss, batches,
         latent_dim=config.latent_dim, n_critic=hyper["n_critic"], lr_g=hyper["lr_g"], lr_d=hyper["lr_d"],
         betas=hyper["betas"], grad_clip=config.grad_clip, conditional=assembly.architecture.conditional,
-        device=assembly.device, seed=config.seed,
+        device=assembly.device, seed=config.seed, precision=config.precision,
     )
     step = 0
     best = _BestCheckpoint(assembly, run_dir)

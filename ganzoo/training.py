@@ -16,6 +16,7 @@ from torch import nn
 
 from ganzoo.checkpoint import load_module, load_optimizer, module_tensors, optimizer_parts
 from ganzoo.contract import Loss
+from ganzoo.precision import Precision
 
 
 @dataclass
@@ -41,6 +42,7 @@ class AdversarialTrainer:
         conditional: pass labels to both networks.
         device: where the networks live.
         seed: seeds the noise RNG.
+        precision: ``fp32``, ``bf16`` or ``fp16`` (see :mod:`ganzoo.precision`).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class AdversarialTrainer:
         conditional: bool,
         device: torch.device,
         seed: int,
+        precision: str = "fp32",
     ) -> None:
         self.generator = generator
         self.discriminator = discriminator
@@ -72,13 +75,14 @@ class AdversarialTrainer:
         self.optimizer_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
         self.optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
         self.noise_rng = torch.Generator(device=device).manual_seed(seed)
+        self.precision = Precision(precision, device)
 
     def step(self) -> StepLosses:
         """One generator step and the ``n_critic`` discriminator steps before it."""
         for critic_step in range(self.n_critic):
             real, labels = next(self.batches)
             keep_graph = critic_step == self.n_critic - 1
-            with torch.set_grad_enabled(keep_graph):
+            with torch.set_grad_enabled(keep_graph), self.precision.autocast():
                 fake = self._generate(len(real), labels)
             d_loss, penalty = self._update_discriminator(real, fake.detach(), labels)
         g_loss = self._update_generator(fake, labels)
@@ -89,31 +93,30 @@ class AdversarialTrainer:
         return self.generator(z, labels) if self.conditional else self.generator(z)
 
     def _critic(self, labels: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        # Logits leave the network as float32 whatever the precision: losses own the numerics.
         if self.conditional:
-            return lambda samples: self.discriminator(samples, labels).reshape(-1)
-        return lambda samples: self.discriminator(samples).reshape(-1)
+            return lambda samples: self.discriminator(samples, labels).reshape(-1).float()
+        return lambda samples: self.discriminator(samples).reshape(-1).float()
 
     def _update_discriminator(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, Any]:
         critic = self._critic(labels)
-        loss = self.loss.discriminator_loss(critic(real), critic(fake))
-        penalty = self.loss.penalty(critic, real, fake)
+        with self.precision.autocast():
+            loss = self.loss.discriminator_loss(critic(real), critic(fake))
+            penalty = self.loss.penalty(critic, real, fake)
         self.optimizer_d.zero_grad(set_to_none=True)
-        (loss + penalty).backward()
-        self._clip(self.discriminator)
-        self.optimizer_d.step()
+        self.precision.step("discriminator", loss + penalty, self.optimizer_d, lambda: self._clip(self.discriminator))
         return loss, penalty
 
     def _update_generator(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         # Freezing D skips computing its parameter gradients, which G's update never uses.
         self.discriminator.requires_grad_(False)
         try:
-            loss = self.loss.generator_loss(self._critic(labels)(fake))
+            with self.precision.autocast():
+                loss = self.loss.generator_loss(self._critic(labels)(fake))
             self.optimizer_g.zero_grad(set_to_none=True)
-            loss.backward()
+            self.precision.step("generator", loss, self.optimizer_g, lambda: self._clip(self.generator))
         finally:
             self.discriminator.requires_grad_(True)
-        self._clip(self.generator)
-        self.optimizer_g.step()
         return loss
 
     def _clip(self, network: nn.Module) -> None:
@@ -131,7 +134,7 @@ class AdversarialTrainer:
         tensors["rng.torch"] = torch.get_rng_state()
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        return tensors, {"optimizer_g": g_meta, "optimizer_d": d_meta}
+        return tensors, {"optimizer_g": g_meta, "optimizer_d": d_meta, "grad_scalers": self.precision.state()}
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], path: object) -> None:
         """Restore what :meth:`state` saved."""
@@ -139,6 +142,7 @@ class AdversarialTrainer:
         load_module("discriminator", self.discriminator, tensors, path)
         load_optimizer("optimizer_g", self.optimizer_g, tensors, meta["optimizer_g"])
         load_optimizer("optimizer_d", self.optimizer_d, tensors, meta["optimizer_d"])
+        self.precision.load_state(meta.get("grad_scalers", {}))
         self.noise_rng.set_state(tensors["rng.noise"])
         torch.set_rng_state(tensors["rng.torch"])
         if self.device.type == "cuda" and "rng.cuda" in tensors:

@@ -171,3 +171,35 @@ def test_same_seed_repeats_a_cpu_run_exactly(tmp_path, seed):
         assert invoke("run", *TOY, "--steps", 3, "--log-every", 1, "--seed", seed, "--out", out).exit_code == 0
         runs.append([(r["d_loss"], r["g_loss"]) for r in read_metrics(out)])
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_every_precision_trains_and_samples_in_range(tmp_path, data_root, precision):
+    out = tmp_path / precision
+    result = invoke("run", "--arch", "dcgan", "--loss", "wgan-gp", "--data", "mnist", "--data-root", data_root,
+                    "--steps", 3, "--batch-size", 16, "--arch-option", "base_width=8", "--log-every", 1,
+                    "--precision", precision, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["config"]["precision"] == precision
+    for record in read_metrics(out):
+        assert all(math.isfinite(record[key]) for key in ("d_loss", "g_loss", "penalty"))
+    samples = tmp_path / f"{precision}.safetensors"
+    assert invoke("sample", out, "-n", 16, "-o", samples).exit_code == 0
+    from safetensors.torch import load_file
+
+    values = load_file(str(samples))["samples"]
+    assert values.dtype.is_floating_point and values.min() >= -1 and values.max() <= 1
+
+
+def test_fp16_resume_restores_the_loss_scalers(tmp_path):
+    common = ("--arch", "mlp", "--loss", "bce", "--data", "ring8", "--batch-size", "16", "--log-every", "1",
+              "--checkpoint-every", "100", "--precision", "fp16")
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert invoke("run", *common, "--steps", 6, "--out", straight).exit_code == 0
+    assert invoke("run", *common, "--steps", 3, "--out", split).exit_code == 0
+    with safe_open(str(split / "checkpoints" / "state.safetensors"), "pt") as handle:
+        scalers = json.loads(handle.metadata()["ganzoo"])["grad_scalers"]
+    assert set(scalers) == {"generator", "discriminator"} and scalers["generator"]["scale"] > 0
+    assert invoke("run", "--resume", split, "--steps", 6).exit_code == 0
+    assert [(r["d_loss"], r["g_loss"]) for r in read_metrics(split)] == \
+        [(r["d_loss"], r["g_loss"]) for r in read_metrics(straight)]
