@@ -24,7 +24,7 @@ class LossWindow:
         self._seconds = 0.0
 
     def add(self, losses: StepLosses) -> None:
-        values = torch.stack([losses.discriminator.float(), losses.generator.float(), losses.penalty.float().to(losses.discriminator.device)])
+        values = torch.stack([losses.discriminator.float(), losses.generator.float(), losses.penalty.float()])
         self._sums = values if self._sums is None else self._sums + values
         self._count += 1
 

@@ -10,6 +10,7 @@ from torch import nn
 from ganzoo.contract import DataSpec
 from ganzoo.errors import GanzooError
 from ganzoo.metrics import SampleSource
+from ganzoo.sampling import generate
 
 
 class GeneratorSamples(SampleSource):
@@ -28,17 +29,10 @@ class GeneratorSamples(SampleSource):
 
     def batches(self, count: int, batch_size: int) -> Iterator[torch.Tensor]:
         rng = torch.Generator().manual_seed(self.seed)
-        was_training = self.generator.training
-        self.generator.eval()
-        try:
-            for start in range(0, count, batch_size):
-                size = min(batch_size, count - start)
-                z = torch.randn(size, self.latent_dim, generator=rng).to(self.device)
-                with torch.inference_mode():
-                    samples = self.generator(z).float().clamp_(-1, 1).cpu()
-                yield samples
-        finally:
-            self.generator.train(was_training)
+        for start in range(0, count, batch_size):
+            noise = torch.randn(min(batch_size, count - start), self.latent_dim, generator=rng)
+            yield generate(self.generator, self.latent_dim, len(noise), device=self.device, noise=noise,
+                           batch_size=len(noise)).clamp(-1, 1)
 
 
 class TensorSamples(SampleSource):

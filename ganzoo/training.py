@@ -86,7 +86,9 @@ class AdversarialTrainer:
                 fake = self._generate(len(real), labels)
             d_loss, penalty = self._update_discriminator(real, fake.detach(), labels)
         g_loss = self._update_generator(fake, labels)
-        return StepLosses(d_loss.detach(), g_loss.detach(), torch.as_tensor(penalty).detach())
+        # A loss without a penalty returns 0.0; a zero on the device avoids a host-to-device copy per step.
+        penalty = penalty.detach() if torch.is_tensor(penalty) else torch.zeros_like(d_loss).add_(penalty)
+        return StepLosses(d_loss.detach(), g_loss.detach(), penalty)
 
     def _generate(self, count: int, labels: torch.Tensor) -> torch.Tensor:
         z = torch.randn(count, self.latent_dim, device=self.device, generator=self.noise_rng)
