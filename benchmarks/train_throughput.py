@@ -2,12 +2,15 @@
 
 The baseline is the pytorch/examples DCGAN loop: a shuffling DataLoader that
 collates item by item, sigmoid + BCELoss, D on real then fake, G update
-reusing the fakes, fp32, eager. Both loops train the same networks (built by
-the same plugin) on the same data; rounds alternate between them so machine
-noise hits both alike, and the median ratio is reported.
+reusing the fakes, plain Adam, fp32, eager, a loss read every step. ganzoo
+runs the same networks (built by the same plugin) on the same data, once in
+fp32 and once with its defaults (``--precision auto``: bf16 where the hardware
+has it; preloaded data, channels-last, fused Adam), plus ``--compile`` when
+asked. Rounds alternate between the loops so machine noise hits all alike;
+the median of each is reported with the ratio to the classic loop.
 
-    python benchmarks/train_throughput.py --arch dcgan --data cifar10 --data-root ../shared/data
-    python benchmarks/train_throughput.py --arch mlp --data mnist --data-root ../shared/data
+    python benchmarks/train_throughput.py --data-root ../shared/data
+    python benchmarks/train_throughput.py --models dcgan:cifar10 --batch-size 512 --device cuda --compile
 """
 
 from __future__ import annotations
@@ -20,13 +23,17 @@ import time
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from ganzoo.batches import BatchStream
+from ganzoo.precision import resolve_precision
 from ganzoo.registry import load_registry
 from ganzoo.training import AdversarialTrainer
 
+LATENT_DIM = 100
 
-def classic_loop(generator, discriminator, dataset, batch_size, latent_dim, device):
+
+def classic_loop(generator, discriminator, dataset, batch_size, device):
     """Yields after each step of the pytorch/examples DCGAN training loop."""
     criterion = nn.BCELoss()
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -40,7 +47,7 @@ def classic_loop(generator, discriminator, dataset, batch_size, latent_dim, devi
             discriminator.zero_grad()
             loss_real = criterion(torch.sigmoid(discriminator(real).reshape(-1)), ones)
             loss_real.backward()
-            fake = generator(torch.randn(len(real), latent_dim, device=device))
+            fake = generator(torch.randn(len(real), LATENT_DIM, device=device))
             loss_fake = criterion(torch.sigmoid(discriminator(fake.detach()).reshape(-1)), zeros)
             loss_fake.backward()
             opt_d.step()
@@ -53,66 +60,94 @@ def classic_loop(generator, discriminator, dataset, batch_size, latent_dim, devi
 
 
 def ganzoo_loop(trainer):
-    """Yields after each ganzoo training step."""
+    """Yields after each ganzoo training step (losses stay on the device, as in a run)."""
     while True:
         trainer.step()
         yield
 
 
-def timed(loop, steps):
-    next(loop)  # warm-up step outside the clock
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(loop, steps, device):
+    next(loop)  # one step outside the clock
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(steps):
         next(loop)
+    synchronize(device)
     return time.perf_counter() - start
+
+
+def step_flops(trainer):
+    """Floating-point operations of one ganzoo training step, counted by torch's FLOP counter."""
+    with FlopCounterMode(display=False) as counter:
+        trainer.step()
+    return counter.get_total_flops()
+
+
+def benchmark(registry, arch, data, args, device):
+    architecture, loss, dataset = registry.architecture(arch), registry.loss("bce"), registry.dataset(data)
+    spec = dataset.spec_for(args.data_root)
+    train_data = dataset.load(args.data_root, train=True, download=False)
+
+    def networks():
+        torch.manual_seed(0)
+        g, d = architecture.build(spec, LATENT_DIM, **architecture.options)
+        return g.to(device), d.to(device)
+
+    def engine(precision, compile_networks=False):
+        g, d = networks()
+        return AdversarialTrainer(
+            g, d, loss, BatchStream(train_data, args.batch_size, 0, device), latent_dim=LATENT_DIM, n_critic=1,
+            lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), grad_clip=None, conditional=False, device=device, seed=0,
+            precision=precision, compile=compile_networks,
+        )
+
+    fast_precision = resolve_precision("auto", device)
+    trainers = {"ganzoo fp32": engine("fp32"), f"ganzoo default ({fast_precision})": engine(fast_precision)}
+    if args.compile:
+        trainers[f"ganzoo {fast_precision} + compile"] = engine(fast_precision, compile_networks=True)
+    flops_per_image = step_flops(trainers["ganzoo fp32"]) / args.batch_size
+    loops = {"classic fp32": classic_loop(*networks(), train_data, args.batch_size, device)}
+    loops.update({name: ganzoo_loop(trainer) for name, trainer in trainers.items()})
+
+    speeds = {name: [] for name in loops}
+    for _ in range(args.rounds):
+        for name, loop in loops.items():
+            speeds[name].append(args.steps * args.batch_size / timed(loop, args.steps, device))
+    medians = {name: statistics.median(values) for name, values in speeds.items()}
+
+    print(f"\n{arch} + bce on {data}, batch {args.batch_size}, {args.rounds} rounds x {args.steps} steps, "
+          f"{flops_per_image / 1e9:.3f} GFLOP per image per step")
+    print(f"{'loop':34s} {'img/s':>9s} {'vs classic':>11s} {'TFLOP/s':>8s}" + ("  of peak" if args.peak_tflops else ""))
+    for name, speed in medians.items():
+        tflops = speed * flops_per_image / 1e12
+        peak = f"  {tflops / args.peak_tflops:7.1%}" if args.peak_tflops else ""
+        print(f"{name:34s} {speed:9.0f} {speed / medians['classic fp32']:10.2f}x {tflops:8.3f}{peak}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", default="dcgan")
-    parser.add_argument("--loss", default="bce")
-    parser.add_argument("--data", default="cifar10")
+    parser.add_argument("--models", default="dcgan:cifar10,mlp:mnist", help="comma-separated ARCH:DATA pairs")
     parser.add_argument("--data-root", default=os.environ.get("GANZOO_DATA", "../shared/data"))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--compile", action="store_true", help="also time ganzoo with --compile")
+    parser.add_argument("--peak-tflops", type=float, help="the device's peak for the fast path's precision, to print the fraction reached")
     args = parser.parse_args()
 
-    registry = load_registry()
-    architecture, loss, dataset = registry.architecture(args.arch), registry.loss(args.loss), registry.dataset(args.data)
-    spec = dataset.spec_for(args.data_root)
-    data = dataset.load(args.data_root, train=True, download=False)
     device = torch.device(args.device)
-    latent_dim = 100
-
-    def networks():
-        torch.manual_seed(0)
-        g, d = architecture.build(spec, latent_dim, **architecture.options)
-        return g.to(device), d.to(device)
-
-    baseline = classic_loop(*networks(), data, args.batch_size, latent_dim, device)
-    g, d = networks()
-    trainer = AdversarialTrainer(
-        g, d, loss, BatchStream(data, args.batch_size, 0, device), latent_dim=latent_dim, n_critic=1,
-        lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), grad_clip=None, conditional=False, device=device, seed=0,
-    )
-    engine = ganzoo_loop(trainer)
-
-    ratios, speeds = [], {"classic": [], "ganzoo": []}
-    for _ in range(args.rounds):
-        classic_seconds = timed(baseline, args.steps)
-        ganzoo_seconds = timed(engine, args.steps)
-        speeds["classic"].append(args.steps * args.batch_size / classic_seconds)
-        speeds["ganzoo"].append(args.steps * args.batch_size / ganzoo_seconds)
-        ratios.append(classic_seconds / ganzoo_seconds)
-
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
-    print(f"{args.arch} + {args.loss} on {args.data}, batch {args.batch_size}, {args.rounds} rounds x {args.steps} steps")
-    print(f"classic loop: {statistics.median(speeds['classic']):8.0f} img/s (median)")
-    print(f"ganzoo:       {statistics.median(speeds['ganzoo']):8.0f} img/s (median)")
-    print(f"ratio ganzoo/classic: {statistics.median(ratios):.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    print(f"machine: {name}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    registry = load_registry()
+    for pair in args.models.split(","):
+        arch, data = pair.split(":")
+        benchmark(registry, arch, data, args, device)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.evaluate import EvalSettings, Evaluation, prepare_evaluation
 from ganzoo.options import resolve_options
 from ganzoo.paths import default_data_root
+from ganzoo.precision import resolve_precision
 from ganzoo.registry import Registry
 
 
@@ -39,6 +40,7 @@ class Assembly:
     hyperparameters: dict[str, Any]
     data_root: str
     device: torch.device
+    precision: str
     train_data: torch.utils.data.Dataset
     total_steps: int
     provenance: dict[str, Any]
@@ -62,6 +64,7 @@ class Assembly:
                 "spec": self.spec.to_json(),
                 "total_steps": self.total_steps,
                 "device": str(self.device),
+                "precision": self.precision,
                 "data_root": self.data_root,
                 "dataset_size": len(self.train_data),
                 "conditional": bool(self.architecture.conditional),
@@ -81,6 +84,7 @@ def assemble(config: RunConfig, registry: Registry) -> Assembly:
     loss = registry.loss(config.loss)
     dataset = registry.dataset(config.data)
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
     data_root = config.data_root or default_data_root()
     data_options = resolve_options(
         dataset.options, config.data_options, owner=f"dataset '{dataset.name}'", flag="--data-option"
@@ -126,6 +130,7 @@ def assemble(config: RunConfig, registry: Registry) -> Assembly:
         hyperparameters=hyperparameters,
         data_root=str(data_root),
         device=device,
+        precision=precision,
         train_data=train_data,
         total_steps=total_steps(config, len(train_data), hyperparameters["n_critic"]),
         provenance={

@@ -3,6 +3,12 @@
 The trainer records how many batches it has drawn; resuming at that
 position replays exactly the batches an uninterrupted run would have seen,
 with no hidden sampler state to save.
+
+Datasets held in memory (:class:`ganzoo.InMemoryDataset`) are preloaded:
+copied once to the training device as ``uint8``, then indexed, converted
+and scaled there, a whole batch at a time. Other datasets, or any dataset
+with ``preload=False``, stream through a ``DataLoader`` item by item. Both
+paths draw the same indices, so they give the same batches.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ class BatchStream:
         device: where the batches go.
         position: batches already drawn (to resume).
         workers: DataLoader worker processes for item-by-item datasets.
+        preload: hold an in-memory dataset on ``device`` (``None``: when it
+            fits, see :func:`fits_on`); ``False`` streams it item by item.
     """
 
     def __init__(
@@ -42,7 +50,19 @@ class BatchStream:
         device: torch.device,
         position: int = 0,
         workers: int = 0,
+        preload: bool | None = None,
     ) -> None:
+        in_memory = hasattr(dataset, "batch") and hasattr(dataset, "to")
+        if preload and not in_memory:
+            raise GanzooError("--preload needs a dataset held in memory (a ganzoo.InMemoryDataset); "
+                              "this one is read item by item")
+        if len(dataset) < batch_size:
+            raise GanzooError(f"--batch-size {batch_size} is larger than the dataset ({len(dataset)} samples)")
+        if preload is None:
+            preload = in_memory and fits_on(dataset, device)
+        self.preloaded = bool(preload)
+        if self.preloaded:
+            dataset = dataset.to(device)
         self.dataset = dataset
         self.batch_size = batch_size
         self.seed = seed
@@ -50,8 +70,6 @@ class BatchStream:
         self.position = position
         self.workers = workers
         self.batches_per_epoch = len(dataset) // batch_size
-        if self.batches_per_epoch == 0:
-            raise GanzooError(f"--batch-size {batch_size} is larger than the dataset ({len(dataset)} samples)")
         self._source: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def __iter__(self) -> BatchStream:
@@ -62,6 +80,8 @@ class BatchStream:
             self._source = self._read(self.position)
         samples, labels = next(self._source)
         self.position += 1
+        if self.preloaded:
+            return samples, labels
         non_blocking = self.device.type == "cuda"
         return samples.to(self.device, non_blocking=non_blocking), labels.to(self.device, non_blocking=non_blocking)
 
@@ -75,15 +95,26 @@ class BatchStream:
 
     def _read(self, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         indices = self._index_batches(start)
-        if hasattr(self.dataset, "batch"):
+        if self.preloaded:
             return (self.dataset.batch(batch) for batch in indices)
         loader = torch.utils.data.DataLoader(
             self.dataset,
             batch_sampler=(batch.tolist() for batch in indices),
             num_workers=self.workers,
             pin_memory=self.device.type == "cuda",
+            # Its own RNG for worker seeds: the global one (dropout etc.) must not depend on the data path.
+            generator=torch.Generator().manual_seed(self.seed),
         )
         return (_as_tensors(samples, labels) for samples, labels in loader)
+
+
+def fits_on(dataset: torch.utils.data.Dataset, device: torch.device, share: float = 0.25) -> bool:
+    """Whether an in-memory dataset may be preloaded on ``device``: always on the CPU
+    (it is already there), on a GPU when it takes at most ``share`` of the free memory."""
+    if device.type != "cuda":
+        return device.type == "cpu"
+    free, _ = torch.cuda.mem_get_info(device)
+    return dataset.nbytes <= share * free
 
 
 def _as_tensors(samples: torch.Tensor, labels: object) -> tuple[torch.Tensor, torch.Tensor]:

@@ -30,7 +30,7 @@ from ganzoo.progress import RichReporter
 from ganzoo.registry import KINDS, Registry, load_registry
 from ganzoo.runner import resume_run, start_run
 from ganzoo.paths import default_data_root
-from ganzoo.precision import PRECISIONS
+from ganzoo.precision import CHOICES as PRECISION_CHOICES
 from ganzoo.rundir import RunDir, run_dir_of
 from ganzoo.sampling import find_generator_file, generate, load_generator, output_target, write_samples
 from ganzoo.sources import GeneratorSamples
@@ -124,7 +124,13 @@ def _positive_int() -> click.IntRange:
 @click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE", help="A dataset option; repeatable.")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
               help="Time budget: stop (with final grid, eval and checkpoint) after this many minutes of training.")
-@click.option("--precision", type=click.Choice(PRECISIONS), help="fp32 (default), or autocast to bf16 / fp16 (loss-scaled).")
+@click.option("--precision", type=click.Choice(PRECISION_CHOICES),
+              help="auto (default: bf16 where the hardware has it natively, else fp32), fp32, bf16 or fp16 (loss-scaled).")
+@click.option("--compile/--no-compile", "compile", default=None,
+              help="torch.compile the networks (CUDA graphs on GPU). Off by default: slower on CPU here.")
+@click.option("--preload/--no-preload", default=None,
+              help="Hold an in-memory dataset on the device (default: when it fits); --no-preload streams it.")
+@click.option("--threads", type=_positive_int(), help="CPU threads for torch (default: torch's, one per core).")
 @click.option("--log", help="Comma-separated logging backends, e.g. tensorboard (see list-plugins).")
 @click.option("--metrics", help="Comma-separated metrics to evaluate (at the end, and every --eval-every steps).")
 @click.option("--eval-every", type=_positive_int(), help="Evaluate every N steps; keeps checkpoints/best-generator.safetensors.")

@@ -15,6 +15,7 @@ from typing import Any
 
 from ganzoo.contract import Loss
 from ganzoo.errors import GanzooError
+from ganzoo.precision import CHOICES as PRECISION_CHOICES
 
 #: Used when neither the user nor the loss sets a value (DCGAN's settings).
 TRAINER_DEFAULTS: Mapping[str, Any] = {
@@ -59,7 +60,10 @@ class RunConfig:
     inception_weights: str | None = None
     max_minutes: float | None = None
     log: list[str] = field(default_factory=list)
-    precision: str = "fp32"
+    precision: str = "auto"
+    compile: bool = False
+    preload: bool | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "latent_dim", "sample_every", "checkpoint_every", "log_every")
@@ -76,8 +80,10 @@ class RunConfig:
             raise GanzooError(f"--eval-every must be positive, got {self.eval_every}")
         if self.eval_every is not None and not self.metrics:
             raise GanzooError("--eval-every needs --metrics (e.g. --metrics classifier)")
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise GanzooError(f"unknown precision '{self.precision}'. Valid choices: fp32, bf16, fp16.")
+        if self.precision not in PRECISION_CHOICES:
+            raise GanzooError(f"unknown precision '{self.precision}'. Valid choices: {', '.join(PRECISION_CHOICES)}.")
+        if self.threads is not None and self.threads <= 0:
+            raise GanzooError(f"--threads must be positive, got {self.threads}")
         if self.workers < 0:
             raise GanzooError(f"--workers must be 0 or more, got {self.workers}")
 

@@ -32,7 +32,7 @@ from ganzoo.training import AdversarialTrainer
 #: Options that may change when a run is resumed; the others define the run.
 RESUMABLE_OPTIONS = frozenset({
     "steps", "epochs", "device", "data_root", "download", "sample_every", "checkpoint_every", "log_every", "workers",
-    "inception_weights", "max_minutes", "log",
+    "inception_weights", "max_minutes", "log", "compile", "preload", "threads",
 })
 GRID_SIZE = 64
 STATE_KIND = "training-state"
@@ -99,6 +99,8 @@ def resume_run(path: str | Path, overrides: dict[str, Any], registry: Registry, 
     values = dict(saved["config"])
     if "steps" in overrides or "epochs" in overrides:
         values["steps"] = values["epochs"] = None
+    # A run keeps the precision it started with, even if "auto" would now choose another.
+    values["precision"] = saved["resolved"].get("precision", values.get("precision", "fp32"))
     values.update(overrides)
     tensors, meta = read_checkpoint(run_dir.state_path, STATE_KIND)
     assembly = assemble(RunConfig.from_json(values), registry)
@@ -114,18 +116,20 @@ def resume_run(path: str | Path, overrides: dict[str, Any], registry: Registry, 
 
 def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None, reporter: Reporter) -> RunOutcome:
     config = assembly.config
+    if config.threads:
+        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     generator, discriminator = assembly.build_networks()
     batches = BatchStream(
         assembly.train_data, config.batch_size, config.seed, assembly.device,
-        position=saved[1]["batches_drawn"] if saved else 0, workers=config.workers,
+        position=saved[1]["batches_drawn"] if saved else 0, workers=config.workers, preload=config.preload,
     )
     hyper = assembly.hyperparameters
     trainer = AdversarialTrainer(
         generator, discriminator, assembly.loss, batches,
         latent_dim=config.latent_dim, n_critic=hyper["n_critic"], lr_g=hyper["lr_g"], lr_d=hyper["lr_d"],
         betas=hyper["betas"], grad_clip=config.grad_clip, conditional=assembly.architecture.conditional,
-        device=assembly.device, seed=config.seed, precision=config.precision,
+        device=assembly.device, seed=config.seed, precision=assembly.precision, compile=config.compile,
     )
     step = 0
     best = _BestCheckpoint(assembly, run_dir)
@@ -199,7 +203,7 @@ def _write_grid(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir
                 noise: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
     samples = generate(
         trainer.generator, assembly.config.latent_dim, len(noise), device=assembly.device,
-        noise=noise, labels=labels, conditional=assembly.architecture.conditional,
+        noise=noise, labels=labels, conditional=assembly.architecture.conditional, precision=assembly.precision,
     )
     save_grid(samples, assembly.spec, run_dir.sample_path(step))
     return samples
@@ -246,7 +250,8 @@ class _BestCheckpoint:
     def evaluate(self, trainer: AdversarialTrainer, step: int) -> dict[str, Any]:
         evaluation = self.assembly.evaluation
         config = self.assembly.config
-        samples = GeneratorSamples(trainer.generator, config.latent_dim, self.assembly.spec, self.assembly.device, config.seed)
+        samples = GeneratorSamples(trainer.generator, config.latent_dim, self.assembly.spec, self.assembly.device,
+                                   config.seed, precision=self.assembly.precision)
         # Metrics may train evaluators or draw subsets: keep the training RNG streams untouched.
         devices = [self.assembly.device] if self.assembly.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):

@@ -17,6 +17,7 @@ from ganzoo.atomic import atomic_path
 from ganzoo.checkpoint import GeneratorRecord, load_module, read_generator
 from ganzoo.contract import DataSpec
 from ganzoo.errors import GanzooError
+from ganzoo.precision import autocast
 from ganzoo.registry import Registry
 from ganzoo.rundir import GENERATOR_FILE, RunDir
 
@@ -67,11 +68,14 @@ def generate(
     labels: torch.Tensor | None = None,
     conditional: bool = False,
     batch_size: int = 256,
+    precision: str = "fp32",
 ) -> torch.Tensor:
-    """``count`` samples on the CPU, in batches, from fixed ``noise`` or fresh noise seeded by ``seed``.
+    """``count`` float32 samples on the CPU, in batches, from fixed ``noise`` or fresh noise seeded by ``seed``.
 
     The generator is switched to eval mode for the call (batch norm uses its
     running statistics, so sampling never changes the model) and restored.
+    It runs under ``inference_mode`` and autocast to ``precision`` (a run
+    trained in bf16 samples in bf16; outputs are returned as float32).
     """
     if noise is None:
         rng = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
@@ -84,10 +88,11 @@ def generate(
     try:
         for start in range(0, count, batch_size):
             z = noise[start : start + batch_size].to(device)
-            if conditional:
-                chunks.append(generator(z, labels[start : start + batch_size].to(device)).float().cpu())
-            else:
-                chunks.append(generator(z).float().cpu())
+            with autocast(precision, device.type):
+                if conditional:
+                    chunks.append(generator(z, labels[start : start + batch_size].to(device)).float().cpu())
+                else:
+                    chunks.append(generator(z).float().cpu())
     finally:
         generator.train(was_training)
     return torch.cat(chunks)

@@ -18,10 +18,13 @@ class GeneratorSamples(SampleSource):
 
     Noise comes from a CPU generator seeded with ``seed`` on every call to
     :meth:`batches`, so two metrics of one evaluation see the same samples.
+    ``precision`` is the autocast the generator runs under (its run's).
     """
 
-    def __init__(self, generator: nn.Module, latent_dim: int, spec: DataSpec, device: torch.device, seed: int = 0) -> None:
+    def __init__(self, generator: nn.Module, latent_dim: int, spec: DataSpec, device: torch.device, seed: int = 0,
+                 precision: str = "fp32") -> None:
         self.generator = generator
+        self.precision = precision
         self.latent_dim = latent_dim
         self.spec = spec
         self.device = device
@@ -32,7 +35,7 @@ class GeneratorSamples(SampleSource):
         for start in range(0, count, batch_size):
             noise = torch.randn(min(batch_size, count - start), self.latent_dim, generator=rng)
             yield generate(self.generator, self.latent_dim, len(noise), device=self.device, noise=noise,
-                           batch_size=len(noise)).clamp(-1, 1)
+                           batch_size=len(noise), precision=self.precision).clamp(-1, 1)
 
 
 class TensorSamples(SampleSource):

@@ -36,8 +36,18 @@ class InMemoryDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return self._scale(self.samples[index]), int(self.labels[index])
 
+    def to(self, device: torch.device) -> InMemoryDataset:
+        """The same dataset held on ``device`` (pixels stay ``uint8`` there: 4x less memory)."""
+        return InMemoryDataset(self.samples.to(device), self.labels.to(device))
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the samples and labels take."""
+        return self.samples.nbytes + self.labels.nbytes
+
     def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The samples and labels at ``indices`` as two batched tensors."""
+        indices = indices.to(self.samples.device)
         return self._scale(self.samples[indices]), self.labels[indices]
 
     def _scale(self, x: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ from torch import nn
 
 from ganzoo.checkpoint import load_module, load_optimizer, module_tensors, optimizer_parts
 from ganzoo.contract import Loss
+from ganzoo.fastpath import adam, compiled, prefer_channels_last
 from ganzoo.precision import Precision
 
 
@@ -42,7 +43,11 @@ class AdversarialTrainer:
         conditional: pass labels to both networks.
         device: where the networks live.
         seed: seeds the noise RNG.
-        precision: ``fp32``, ``bf16`` or ``fp16`` (see :mod:`ganzoo.precision`).
+        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (see :mod:`ganzoo.precision`).
+        compile: run the networks' forward passes through ``torch.compile``.
+
+    Convolutional networks are switched to channels-last memory format and
+    Adam runs fused where the device supports it (see :mod:`ganzoo.fastpath`).
     """
 
     def __init__(
@@ -62,9 +67,10 @@ class AdversarialTrainer:
         device: torch.device,
         seed: int,
         precision: str = "fp32",
+        compile: bool = False,
     ) -> None:
-        self.generator = generator
-        self.discriminator = discriminator
+        self.generator = prefer_channels_last(generator)
+        self.discriminator = prefer_channels_last(discriminator)
         self.loss = loss
         self.batches = batches
         self.latent_dim = latent_dim
@@ -72,10 +78,15 @@ class AdversarialTrainer:
         self.grad_clip = grad_clip
         self.conditional = conditional
         self.device = device
-        self.optimizer_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
-        self.optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
+        self.optimizer_g = adam(generator, lr=lr_g, betas=betas)
+        self.optimizer_d = adam(discriminator, lr=lr_d, betas=betas)
         self.noise_rng = torch.Generator(device=device).manual_seed(seed)
         self.precision = Precision(precision, device)
+        # Checkpoints and sampling use the plain modules; only the training step runs the compiled ones.
+        self._generator_forward = compiled(generator, device) if compile else generator
+        # A gradient penalty differentiates D twice, which compiled graphs do not support.
+        compile_critic = compile and type(loss).penalty is Loss.penalty
+        self._discriminator_forward = compiled(discriminator, device) if compile_critic else discriminator
 
     def step(self) -> StepLosses:
         """One generator step and the ``n_critic`` discriminator steps before it."""
@@ -92,13 +103,14 @@ class AdversarialTrainer:
 
     def _generate(self, count: int, labels: torch.Tensor) -> torch.Tensor:
         z = torch.randn(count, self.latent_dim, device=self.device, generator=self.noise_rng)
-        return self.generator(z, labels) if self.conditional else self.generator(z)
+        return self._generator_forward(z, labels) if self.conditional else self._generator_forward(z)
 
     def _critic(self, labels: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         # Logits leave the network as float32 whatever the precision: losses own the numerics.
+        critic = self._discriminator_forward
         if self.conditional:
-            return lambda samples: self.discriminator(samples, labels).reshape(-1).float()
-        return lambda samples: self.discriminator(samples).reshape(-1).float()
+            return lambda samples: critic(samples, labels).reshape(-1).float()
+        return lambda samples: critic(samples).reshape(-1).float()
 
     def _update_discriminator(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, Any]:
         critic = self._critic(labels)
