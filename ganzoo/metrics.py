@@ -29,14 +29,28 @@ class SampleSource:
 
     Attributes:
         spec: the :class:`DataSpec` of the samples.
+        conditional: True when every sample was generated for a requested
+            class; :meth:`labeled_batches` then yields those classes. Classes
+            are balanced: sample ``i`` is of class ``i % spec.num_classes``.
     """
 
     spec: DataSpec
+    conditional: bool = False
 
     def batches(self, count: int, batch_size: int) -> Iterator[torch.Tensor]:
         """Yield ``count`` samples in CPU float32 batches of at most ``batch_size``, values in ``[-1, 1]``.
 
         The same source yields the same samples on every call (its seed is fixed).
+        """
+        for samples, _ in self.labeled_batches(count, batch_size):
+            yield samples
+
+    def labeled_batches(self, count: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Like :meth:`batches`, with the requested class of each sample (``conditional`` sources only).
+
+        Metrics that need labels (e.g. classification accuracy scores) check
+        :attr:`conditional` first. A subclass implements this method or
+        :meth:`batches` (then it is not conditional).
         """
         raise NotImplementedError
 

@@ -98,20 +98,23 @@ def generate(
     return torch.cat(chunks)
 
 
-def save_grid(samples: torch.Tensor, spec: DataSpec, path: str | os.PathLike[str]) -> None:
-    """One PNG showing all samples: an image grid, or a scatter plot for vector data."""
+def save_grid(samples: torch.Tensor, spec: DataSpec, path: str | os.PathLike[str], per_row: int | None = None) -> None:
+    """One PNG showing all samples: an image grid (``per_row`` images a row, default square),
+    or a scatter plot for vector data."""
     if spec.is_image:
         from torchvision.utils import save_image
 
-        nrow = max(1, math.ceil(math.sqrt(len(samples))))
+        nrow = per_row or max(1, math.ceil(math.sqrt(len(samples))))
         with atomic_path(path) as temp:
             save_image(_to_unit(samples), str(temp), nrow=nrow, padding=2, pad_value=1.0)
     else:
         _save_scatter(samples, path)
 
 
-def save_each(samples: torch.Tensor, spec: DataSpec, directory: str | os.PathLike[str]) -> list[Path]:
-    """Write one PNG per image sample into ``directory`` (the format FID tools read).
+def save_each(samples: torch.Tensor, spec: DataSpec, directory: str | os.PathLike[str],
+              labels: torch.Tensor | None = None) -> list[Path]:
+    """Write one PNG per image sample into ``directory`` (the format FID tools read); with
+    ``labels``, into one sub-folder per class (``DIR/<class name>/``, the layout of ``--data folder``).
 
     Files are written into a temporary sibling directory first and moved in
     at the end, so an interrupted call leaves no partial set.
@@ -128,13 +131,43 @@ def save_each(samples: torch.Tensor, spec: DataSpec, directory: str | os.PathLik
         pixels = _to_unit(samples)
         for index, image in enumerate(pixels):
             name = f"{index:06d}.png"
+            if labels is not None:
+                name = f"{class_name(spec, int(labels[index]))}/{name}"
+                (staging / name).parent.mkdir(exist_ok=True)
             save_image(image, str(staging / name))
             names.append(name)
         for name in names:
+            (directory / name).parent.mkdir(exist_ok=True)
             os.replace(staging / name, directory / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [directory / name for name in names]
+
+
+def class_name(spec: DataSpec, label: int) -> str:
+    """The name of class ``label`` (its index when the dataset names none)."""
+    return spec.class_names[label] if spec.class_names else str(label)
+
+
+def class_labels(spec: DataSpec, count: int, chosen: str | None) -> tuple[torch.Tensor, int]:
+    """Labels to sample a conditional generator with, and the images per grid row.
+
+    ``chosen`` (a class name or index) gives ``count`` samples of that class;
+    ``None`` gives one row per class, ``ceil(count / classes)`` samples each.
+    """
+    if chosen is None:
+        per_class = max(1, math.ceil(count / spec.num_classes))
+        return torch.arange(spec.num_classes).repeat_interleave(per_class), per_class
+    names = [class_name(spec, label) for label in range(spec.num_classes)]
+    lowered = [name.lower() for name in names]
+    if chosen.lower() in lowered:
+        label = lowered.index(chosen.lower())
+    elif chosen.isdigit() and int(chosen) < spec.num_classes:
+        label = int(chosen)
+    else:
+        raise GanzooError(f"unknown class '{chosen}'. Valid choices: {', '.join(names)} "
+                          f"(or an index 0-{spec.num_classes - 1})")
+    return torch.full((count,), label, dtype=torch.long), max(1, math.ceil(math.sqrt(count)))
 
 
 def _to_unit(samples: torch.Tensor) -> torch.Tensor:
@@ -183,12 +216,13 @@ def output_target(text: str) -> OutputTarget:
     )
 
 
-def write_samples(samples: torch.Tensor, labels: torch.Tensor | None, spec: DataSpec, target: OutputTarget) -> Path:
-    """Write samples as ``target`` asks; returns the path written."""
+def write_samples(samples: torch.Tensor, labels: torch.Tensor | None, spec: DataSpec, target: OutputTarget,
+                  per_row: int | None = None) -> Path:
+    """Write samples as ``target`` asks (per-class sub-folders when ``labels`` are given); returns the path written."""
     if target.form == "grid":
-        save_grid(samples, spec, target.path)
+        save_grid(samples, spec, target.path, per_row)
     elif target.form == "each":
-        save_each(samples, spec, target.path)
+        save_each(samples, spec, target.path, labels)
     else:
         from safetensors.torch import save_file
 

@@ -18,24 +18,41 @@ class GeneratorSamples(SampleSource):
 
     Noise comes from a CPU generator seeded with ``seed`` on every call to
     :meth:`batches`, so two metrics of one evaluation see the same samples.
-    ``precision`` is the autocast the generator runs under (its run's).
+    ``precision`` is the autocast the generator runs under (its run's). A
+    ``conditional`` generator is asked for balanced classes (sample ``i`` of
+    class ``i % num_classes``), available through :meth:`labeled_batches`.
     """
 
     def __init__(self, generator: nn.Module, latent_dim: int, spec: DataSpec, device: torch.device, seed: int = 0,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", conditional: bool = False) -> None:
         self.generator = generator
         self.precision = precision
+        self.conditional = conditional
         self.latent_dim = latent_dim
         self.spec = spec
         self.device = device
         self.seed = seed
 
     def batches(self, count: int, batch_size: int) -> Iterator[torch.Tensor]:
+        for samples, _ in self._generate(count, batch_size):
+            yield samples
+
+    def labeled_batches(self, count: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if not self.conditional:
+            raise GanzooError("these samples come from an unconditional generator: they have no classes")
+        return self._generate(count, batch_size)
+
+    def _generate(self, count: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         rng = torch.Generator().manual_seed(self.seed)
         for start in range(0, count, batch_size):
             noise = torch.randn(min(batch_size, count - start), self.latent_dim, generator=rng)
-            yield generate(self.generator, self.latent_dim, len(noise), device=self.device, noise=noise,
-                           batch_size=len(noise), precision=self.precision).clamp(-1, 1)
+            labels = None
+            if self.conditional:
+                labels = torch.arange(start, start + len(noise)) % self.spec.num_classes
+            samples = generate(self.generator, self.latent_dim, len(noise), device=self.device, noise=noise,
+                               labels=labels, conditional=self.conditional, batch_size=len(noise),
+                               precision=self.precision)
+            yield samples.clamp(-1, 1), labels
 
 
 class TensorSamples(SampleSource):

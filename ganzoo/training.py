@@ -7,7 +7,7 @@ graph is kept for that batch only, so no second generator pass is needed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,18 +105,24 @@ class AdversarialTrainer:
         z = torch.randn(count, self.latent_dim, device=self.device, generator=self.noise_rng)
         return self._generator_forward(z, labels) if self.conditional else self._generator_forward(z)
 
-    def _critic(self, labels: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-        # Logits leave the network as float32 whatever the precision: losses own the numerics.
-        critic = self._discriminator_forward
-        if self.conditional:
-            return lambda samples: critic(samples, labels).reshape(-1).float()
-        return lambda samples: critic(samples).reshape(-1).float()
+    def _discriminate(self, samples: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Adversarial logits ``(N,)`` and, for an auxiliary-classifier discriminator, class logits.
+
+        Logits leave the network as float32 whatever the precision: losses own the numerics.
+        """
+        output = self._discriminator_forward(samples, labels) if self.conditional else self._discriminator_forward(samples)
+        if isinstance(output, tuple):
+            logits, class_logits = output
+            return logits.reshape(-1).float(), class_logits.float()
+        return output.reshape(-1).float(), None
 
     def _update_discriminator(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, Any]:
-        critic = self._critic(labels)
         with self.precision.autocast():
-            loss = self.loss.discriminator_loss(critic(real), critic(fake))
-            penalty = self.loss.penalty(critic, real, fake)
+            real_logits, real_classes = self._discriminate(real, labels)
+            fake_logits, fake_classes = self._discriminate(fake, labels)
+            loss = self.loss.discriminator_loss(real_logits, fake_logits)
+            loss = loss + _class_loss(real_classes, labels) + _class_loss(fake_classes, labels)
+            penalty = self.loss.penalty(lambda samples: self._discriminate(samples, labels)[0], real, fake)
         self.optimizer_d.zero_grad(set_to_none=True)
         self.precision.step("discriminator", loss + penalty, self.optimizer_d, lambda: self._clip(self.discriminator))
         return loss, penalty
@@ -126,7 +132,8 @@ class AdversarialTrainer:
         self.discriminator.requires_grad_(False)
         try:
             with self.precision.autocast():
-                loss = self.loss.generator_loss(self._critic(labels)(fake))
+                logits, class_logits = self._discriminate(fake, labels)
+                loss = self.loss.generator_loss(logits) + _class_loss(class_logits, labels)
             self.optimizer_g.zero_grad(set_to_none=True)
             self.precision.step("generator", loss, self.optimizer_g, lambda: self._clip(self.generator))
         finally:
@@ -161,3 +168,10 @@ class AdversarialTrainer:
         torch.set_rng_state(tensors["rng.torch"])
         if self.device.type == "cuda" and "rng.cuda" in tensors:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+
+
+def _class_loss(class_logits: torch.Tensor | None, labels: torch.Tensor) -> torch.Tensor | float:
+    """ACGAN's auxiliary term (Odena et al. 2017): cross-entropy of the predicted class, weight 1."""
+    if class_logits is None:
+        return 0.0
+    return nn.functional.cross_entropy(class_logits, labels)

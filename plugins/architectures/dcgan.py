@@ -46,11 +46,7 @@ class DCGANArchitecture(ganzoo.Architecture):
             discriminator_batch_norm: False for critics whose loss penalises
                 per-sample gradients (WGAN-GP), which BatchNorm would couple.
         """
-        plan = _plan_for(spec.shape)
-        if int(base_width) <= 0:
-            raise ganzoo.GanzooError(f"dcgan option base_width must be a positive int; got {base_width!r}")
-        # Hidden channels from the 1x1 end outwards, e.g. 512, 256, 128, 64 for size 64.
-        widths = [int(base_width) * 2**k for k in reversed(range(len(plan) - 1))]
+        plan, widths = layer_plan(spec.shape, base_width, self.name)
         generator = _generator(latent_dim, widths, spec.shape[0], plan)
         discriminator = _discriminator(spec.shape[0], widths[::-1], plan[::-1], bool(discriminator_batch_norm))
         generator.apply(dcgan_init_)
@@ -58,12 +54,17 @@ class DCGANArchitecture(ganzoo.Architecture):
         return generator, discriminator
 
 
-def _plan_for(shape: tuple[int, ...]) -> Plan:
+def layer_plan(shape: tuple[int, ...], base_width: int, arch: str) -> tuple[Plan, list[int]]:
+    """The layer plan for ``shape`` and the hidden widths from the 1x1 end outwards
+    (e.g. 512, 256, 128, 64 for size 64 and base width 64)."""
     if len(shape) != 3 or shape[1] != shape[2] or shape[1] not in PLANS:
         *smaller, largest = sorted(PLANS)
         sizes = f"{', '.join(map(str, smaller))} or {largest}"
-        raise ganzoo.GanzooError(f"dcgan supports square images of size {sizes}; got shape {shape}")
-    return PLANS[shape[1]]
+        raise ganzoo.GanzooError(f"{arch} supports square images of size {sizes}; got shape {shape}")
+    if int(base_width) <= 0:
+        raise ganzoo.GanzooError(f"{arch} option base_width must be a positive int; got {base_width!r}")
+    plan = PLANS[shape[1]]
+    return plan, [int(base_width) * 2**k for k in reversed(range(len(plan) - 1))]
 
 
 def _generator(latent_dim: int, widths: list[int], channels: int, plan: Plan) -> nn.Sequential:
@@ -84,6 +85,17 @@ def _generator(latent_dim: int, widths: list[int], channels: int, plan: Plan) ->
 
 
 def _discriminator(channels: int, widths: list[int], plan: Plan, batch_norm: bool) -> nn.Sequential:
+    kernel, stride, padding = plan[-1]
+    return nn.Sequential(
+        *discriminator_body(channels, widths, plan, batch_norm),
+        nn.Conv2d(widths[-1], 1, kernel, stride, padding),  # state size. 1 x 1 x 1
+        nn.Flatten(0),  # (N,) raw logits: the loss owns the link function
+    )
+
+
+def discriminator_body(channels: int, widths: list[int], plan: Plan, batch_norm: bool) -> list[nn.Module]:
+    """The discriminator's convolutions up to its last hidden map, ``widths[-1] x k x k``
+    with ``k`` the last kernel of ``plan`` (shared with the conditional ``cdcgan``)."""
     layers: list[nn.Module] = []  # input (channels) x size x size
     for index, (width_in, width_out, (kernel, stride, padding)) in enumerate(
         zip([channels, *widths], widths, plan)
@@ -95,12 +107,7 @@ def _discriminator(channels: int, widths: list[int], plan: Plan, batch_norm: boo
             layers.append(nn.BatchNorm2d(width_out))
         layers.append(nn.LeakyReLU(0.2))
         # state size. (width_out) x previous size of the plan, e.g. 64 x 32 x 32 for size 64
-    kernel, stride, padding = plan[-1]
-    layers += [
-        nn.Conv2d(widths[-1], 1, kernel, stride, padding),  # state size. 1 x 1 x 1
-        nn.Flatten(0),  # (N,) raw logits: the loss owns the link function
-    ]
-    return nn.Sequential(*layers)
+    return layers
 
 
 @ganzoo.hookimpl

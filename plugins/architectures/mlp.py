@@ -40,19 +40,21 @@ class MLPArchitecture(ganzoo.Architecture):
             generator_widths: hidden layer sizes from ``z`` towards the sample.
             discriminator_widths: hidden layer sizes from the sample towards the logit.
         """
-        g_widths = _widths("generator_widths", generator_widths)
-        d_widths = _widths("discriminator_widths", discriminator_widths)
-        return _generator(latent_dim, g_widths, spec.shape), _discriminator(spec.shape, d_widths)
+        g_widths = checked_widths("generator_widths", generator_widths)
+        d_widths = checked_widths("discriminator_widths", discriminator_widths)
+        return generator_net(latent_dim, g_widths, spec.shape), _discriminator(spec.shape, d_widths)
 
 
-def _widths(option: str, value: Sequence[int]) -> tuple[int, ...]:
+def checked_widths(option: str, value: Sequence[int], arch: str = "mlp") -> tuple[int, ...]:
+    """``value`` as a tuple of positive ints, or a one-line error naming ``arch`` and ``option``."""
     widths = tuple(int(w) for w in value)
     if not widths or any(w <= 0 for w in widths):
-        raise ganzoo.GanzooError(f"mlp option {option} must be one or more positive ints; got {value!r}")
+        raise ganzoo.GanzooError(f"{arch} option {option} must be one or more positive ints; got {value!r}")
     return widths
 
 
-def _generator(latent_dim: int, widths: tuple[int, ...], shape: tuple[int, ...]) -> nn.Sequential:
+def generator_net(latent_dim: int, widths: tuple[int, ...], shape: tuple[int, ...]) -> nn.Sequential:
+    """``(N, latent_dim)`` inputs to ``(N, *shape)`` samples in [-1, 1] (shared with ``cmlp``)."""
     # No BatchNorm on the first layer, as in the reference vanilla-GAN MLP:
     # it would normalise away the scale of the raw noise.
     layers: list[nn.Module] = [nn.Linear(latent_dim, widths[0]), nn.LeakyReLU(0.2)]
@@ -67,14 +69,19 @@ def _generator(latent_dim: int, widths: tuple[int, ...], shape: tuple[int, ...])
 
 
 def _discriminator(shape: tuple[int, ...], widths: tuple[int, ...]) -> nn.Sequential:
+    return nn.Sequential(
+        *discriminator_body(shape, widths),
+        nn.Linear(widths[-1], 1),
+        nn.Flatten(0),  # (N,) raw logits: the loss owns the link function
+    )
+
+
+def discriminator_body(shape: tuple[int, ...], widths: tuple[int, ...]) -> list[nn.Module]:
+    """Flatten, then the hidden layers: samples to ``(N, widths[-1])`` features (shared with ``cmlp``)."""
     layers: list[nn.Module] = [nn.Flatten()]  # (N, prod(shape))
     for width_in, width_out in zip((math.prod(shape), *widths), widths):
         layers += [nn.Linear(width_in, width_out), nn.LeakyReLU(0.2)]
-    layers += [
-        nn.Linear(widths[-1], 1),
-        nn.Flatten(0),  # (N,) raw logits: the loss owns the link function
-    ]
-    return nn.Sequential(*layers)
+    return layers
 
 
 @ganzoo.hookimpl
