@@ -90,7 +90,9 @@ class Architecture:
         conditional: True when the networks take class labels: the generator
             is then called as ``generator(z, labels)`` and the discriminator
             as ``discriminator(x, labels)``, with ``labels`` a long tensor of
-            shape ``(N,)``.
+            shape ``(N,)``. A conditional discriminator may return
+            ``(logits, class_logits)``, class logits ``(N, num_classes)``: the
+            trainer then adds ACGAN's auxiliary cross-entropy to both losses.
     """
 
     name: str = ""
