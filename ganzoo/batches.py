@@ -89,6 +89,9 @@ class BatchStream:
         epoch, offset = divmod(start, self.batches_per_epoch)
         while True:
             order = epoch_order(len(self.dataset), self.seed, epoch)
+            if self.preloaded:
+                # One copy per epoch; a copy per batch from pageable memory would wait for the GPU every step.
+                order = order.to(self.device)
             for index in range(offset, self.batches_per_epoch):
                 yield order[index * self.batch_size : (index + 1) * self.batch_size]
             epoch, offset = epoch + 1, 0
