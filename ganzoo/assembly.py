@@ -23,7 +23,9 @@ from ganzoo.evaluate import EvalSettings, Evaluation, prepare_evaluation
 from ganzoo.options import resolve_options
 from ganzoo.paths import default_data_root
 from ganzoo.precision import resolve_precision
+from ganzoo.preflight import check_build, check_memory, check_path_text
 from ganzoo.registry import Registry
+from ganzoo.run_support import GuardedHooks
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Assembly:
     evaluation: Evaluation | None = None
     hooks: Any = None
     loggers: list[Any] = field(default_factory=list)
+    parameter_count: int = 0
 
     def build_networks(self) -> tuple[nn.Module, nn.Module]:
         """Fresh generator and discriminator on the run's device."""
@@ -86,6 +89,7 @@ def assemble(config: RunConfig, registry: Registry) -> Assembly:
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     data_root = config.data_root or default_data_root()
+    check_path_text(data_root, "--data-root")
     data_options = resolve_options(
         dataset.options, config.data_options, owner=f"dataset '{dataset.name}'", flag="--data-option"
     )
@@ -100,8 +104,10 @@ def assemble(config: RunConfig, registry: Registry) -> Assembly:
     if architecture.conditional and spec.num_classes < 1:
         raise GanzooError(f"architecture '{architecture.name}' is class-conditional but dataset '{dataset.name}' has no classes")
     hyperparameters = resolve_hyperparameters(config, loss)
-    # Building once here surfaces an impossible arch/data combination before any data is read.
-    architecture.build(spec, config.latent_dim, **arch_options)
+    # Building once here (on the meta device: no memory) surfaces an impossible arch/data combination,
+    # or networks too large for the machine, before any data is read.
+    parameter_count = check_build(architecture, spec, config.latent_dim, arch_options)
+    check_memory(parameter_count, device, architecture.name)
     train_data = dataset.load(data_root, train=True, download=config.download, **data_options)
     if len(train_data) < config.batch_size:
         raise GanzooError(f"--batch-size {config.batch_size} is larger than dataset '{dataset.name}' ({len(train_data)} samples)")
@@ -118,7 +124,8 @@ def assemble(config: RunConfig, registry: Registry) -> Assembly:
         logger.check()
     return Assembly(
         loggers=loggers,
-        hooks=registry.hook,
+        hooks=GuardedHooks(registry.hook, registry.plugins),
+        parameter_count=parameter_count,
         evaluation=evaluation,
         config=config,
         architecture=architecture,

@@ -43,3 +43,29 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as temp:
         temp.write_text(text)
+
+
+def append_line(path: str | os.PathLike[str], line: str) -> None:
+    """Append one line to ``path`` and flush it, so a crash loses at most this line.
+
+    If a crash tore the file's last line (no newline at the end), the new line
+    starts on a line of its own instead of being glued to the torn one.
+    """
+    with open(path, "ab") as handle:
+        if handle.tell() > 0:
+            with open(path, "rb") as reader:
+                reader.seek(-1, os.SEEK_END)
+                if reader.read(1) != b"\n":
+                    handle.write(b"\n")
+        handle.write(line.rstrip("\n").encode() + b"\n")
+        handle.flush()
+
+
+def remove_temporary_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete what :func:`atomic_path` leaves when a process is killed mid-write; returns the paths removed."""
+    removed = []
+    for temp in Path(directory).rglob(".*.tmp*"):
+        if temp.is_file() and ".tmp" in temp.name:
+            temp.unlink(missing_ok=True)
+            removed.append(temp)
+    return removed

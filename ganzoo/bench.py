@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from ganzoo.divergence import EXIT_DIVERGED
 from ganzoo.errors import GanzooError
 from ganzoo.options import resolve_options
 from ganzoo.registry import Registry
@@ -191,7 +192,7 @@ def _run_cell(cell: Cell, settings: BenchSettings, cell_dir: Path, registry: Reg
         if gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = str(gpu)
         finished = subprocess.run(command, capture_output=True, text=True, env=env)
-        if finished.returncode != 0:
+        if finished.returncode not in (0, EXIT_DIVERGED):  # a diverged run still has a run directory to read
             lines = [line for line in (finished.stderr or finished.stdout).splitlines() if line.strip()]
             return CellResult(cell, "failed", lines[-1] if lines else f"exit code {finished.returncode}")
     return collect(cell, cell_dir, registry)
@@ -213,7 +214,10 @@ def collect(cell: Cell, cell_dir: Path, registry: Registry) -> CellResult:
         peak_memory_kind=summary.get("peak_memory_kind"),
         steps=summary.get("step"),
     )
-    if losses and not all(math.isfinite(losses[-1][key]) for key in ("d_loss", "g_loss")):
+    diverged = next((r for r in records if r.get("event") == "diverged"), None)
+    if diverged:
+        result.status, result.reason = "diverged", f"non-finite losses or weights at step {diverged['step']}"
+    elif losses and not all(math.isfinite(losses[-1][key]) for key in ("d_loss", "g_loss")):
         result.status, result.reason = "diverged", f"non-finite losses at step {losses[-1]['step']}"
     eval_file = cell_dir / "eval.jsonl"
     if eval_file.is_file():

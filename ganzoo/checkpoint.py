@@ -42,22 +42,68 @@ def write_checkpoint(path: str | os.PathLike[str], tensors: Mapping[str, torch.T
 def read_checkpoint(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Load a checkpoint written by :func:`write_checkpoint` whose metadata ``kind`` matches.
 
+    Only the safetensors header is parsed before the metadata (format version
+    and kind) is checked; tensors are read after that. Nothing in the file is
+    ever executed: a pickle (``torch.save`` output), whatever its name, is
+    refused.
+
     Raises:
-        GanzooError: the file is missing, truncated, not a ganzoo checkpoint
-            or of another kind; the message names the file.
+        GanzooError: the file is missing, truncated, a pickle, not a ganzoo
+            checkpoint, of another kind or from a newer ganzoo; the message
+            names the file.
     """
     if not os.path.isfile(path):
         raise GanzooError(f"checkpoint not found: {path}")
+    pickled = _pickle_kind(path)
+    if pickled:
+        raise GanzooError(
+            f"{path} is a {pickled}, not a safetensors checkpoint; ganzoo never unpickles files "
+            "(they can run code), it reads only the safetensors files it writes"
+        )
     try:
         with safe_open(str(path), framework="pt") as handle:
-            metadata = json.loads((handle.metadata() or {})[_METADATA_KEY])
+            header = (handle.metadata() or {}).get(_METADATA_KEY)
+            if header is None:
+                raise GanzooError(f"{path} is a safetensors file but not a ganzoo checkpoint (no '{_METADATA_KEY}' metadata)")
+            metadata = json.loads(header)
+            if not isinstance(metadata, dict):
+                raise ValueError("metadata is not a JSON object")
+            _check_metadata(path, metadata, kind)
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    except (SafetensorError, OSError, KeyError, ValueError) as error:
+    except (SafetensorError, OSError, ValueError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise GanzooError(f"corrupt or unreadable checkpoint {path}: {reason}") from None
+    return tensors, metadata
+
+
+def _check_metadata(path: object, metadata: dict[str, Any], kind: str) -> None:
+    version = metadata.get("format")
+    if not isinstance(version, int):
+        raise GanzooError(f"{path} is not a ganzoo checkpoint (no format version in its metadata)")
+    if version > FORMAT_VERSION:
+        raise GanzooError(
+            f"{path} was written in checkpoint format {version} by a newer ganzoo; this ganzoo "
+            f"{_ganzoo_version()} reads format {FORMAT_VERSION} and older. Upgrade ganzoo to load it"
+        )
     if metadata.get("kind") != kind:
         raise GanzooError(f"{path} is not a ganzoo {kind} checkpoint (kind: {metadata.get('kind')!r})")
-    return tensors, metadata
+
+
+def _ganzoo_version() -> str:
+    import ganzoo
+
+    return ganzoo.__version__
+
+
+def _pickle_kind(path: str | os.PathLike[str]) -> str | None:
+    """What kind of pickle container the file is, judged by its first bytes; None if it is not one."""
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+    if start.startswith(b"PK\x03\x04"):
+        return "zip archive (torch.save output holds pickles)"
+    if start[:1] == b"\x80" and start[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "pickle file"
+    return None
 
 
 def module_tensors(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
@@ -66,14 +112,35 @@ def module_tensors(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def load_module(prefix: str, module: nn.Module, tensors: Mapping[str, torch.Tensor], path: object) -> None:
-    """Load the ``prefix.`` entries of ``tensors`` into ``module`` (strictly)."""
+    """Load the ``prefix.`` entries of ``tensors`` into ``module``, after checking names and shapes.
+
+    Raises:
+        GanzooError: saying which tensor is missing, unexpected or of another
+            shape (``generator.0.weight has shape [256, 2] in the file but
+            [128, 2] in the model``).
+    """
     start = len(prefix) + 1
     state = {name[start:]: tensor for name, tensor in tensors.items() if name.startswith(prefix + ".")}
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as error:
-        first = str(error).splitlines()[0]
-        raise GanzooError(f"checkpoint {path} does not match the network: {first}") from None
+    difference = state_difference(prefix, state, module.state_dict())
+    if difference:
+        raise GanzooError(f"checkpoint {path} does not match the network: {difference}")
+    module.load_state_dict(state)
+
+
+def state_difference(prefix: str, found: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]) -> str | None:
+    """The first difference between a file's tensors and a model's state dict, in words; None if they match."""
+    for name, tensor in expected.items():
+        if name not in found:
+            extra = sorted(set(found) - set(expected))
+            hint = f" (the file has {prefix}.{extra[0]} instead)" if extra else ""
+            return f"{prefix}.{name} is missing from the file{hint}"
+        if tuple(found[name].shape) != tuple(tensor.shape):
+            return (f"{prefix}.{name} has shape {list(found[name].shape)} in the file "
+                    f"but {list(tensor.shape)} in the model")
+    extra = sorted(set(found) - set(expected))
+    if extra:
+        return f"{prefix}.{extra[0]} is in the file but not in the model"
+    return None
 
 
 def optimizer_parts(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -97,9 +164,12 @@ def load_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: Mappi
         if name.startswith(prefix + "."):
             index, key = name[len(prefix) + 1 :].split(".", 1)
             state.setdefault(int(index), {})[key] = tensor
-    for index, values in meta["scalars"].items():
-        state.setdefault(int(index), {}).update(values)
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    try:
+        for index, values in meta["scalars"].items():
+            state.setdefault(int(index), {}).update(values)
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (KeyError, TypeError, ValueError) as error:
+        raise GanzooError(f"the checkpoint's {prefix} state does not fit the optimizer: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -18,10 +19,12 @@ from rich.live import Live
 from rich.table import Table
 
 import ganzoo
+from ganzoo.augment import AUGMENT_FILE, DIFFERENCE, AugmentSettings, open_study, run_study, write_report
 from ganzoo.bench import BenchSettings, CellResult, plan, run_cells
 from ganzoo.bench_report import write_outputs
-from ganzoo.config import RunConfig
+from ganzoo.config import ON_NAN_CHOICES, RunConfig
 from ganzoo.devices import resolve_device
+from ganzoo.divergence import EXIT_DIVERGED, DivergedError
 from ganzoo.errors import GanzooError
 from ganzoo.evaluate import EVAL_FILE, REF_SPLITS, EvalSettings, append_record, split_names, prepare_evaluation
 from ganzoo.metrics import INCEPTION_WEIGHTS_ENV
@@ -31,27 +34,51 @@ from ganzoo.registry import KINDS, Registry, load_registry
 from ganzoo.runner import resume_run, start_run
 from ganzoo.paths import default_data_root
 from ganzoo.precision import CHOICES as PRECISION_CHOICES
-from ganzoo.rundir import RunDir, run_dir_of
-from ganzoo.sampling import find_generator_file, generate, load_generator, output_target, write_samples
+from ganzoo.rundir import RunDir, rerun_config, run_dir_of
+from ganzoo.sampling import class_labels, find_generator_file, generate, load_generator, output_target, write_samples
 from ganzoo.sources import GeneratorSamples
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 143
 
 
 class UserError(click.ClickException):
-    """A :class:`GanzooError` on its way to the terminal: one line, exit code 2."""
+    """A :class:`GanzooError` on its way to the terminal: one line, exit code 2.
+
+    Control characters (a newline in a name the user typed) are shown escaped,
+    so the message stays one line whatever it quotes.
+    """
 
     exit_code = EXIT_USAGE
 
+    def __init__(self, message: str) -> None:
+        super().__init__("".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message))
+
+
+class SafePath(click.Path):
+    """``click.Path`` that reports a NUL byte as a usage error (click's raises ValueError)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            self.fail(f"{value!r} contains a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class DivergedExit(UserError):
+    """A run stopped by NaN/Inf: one line, exit code 3, so scripts can tell it from a usage error."""
+
+    exit_code = EXIT_DIVERGED
+
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn GanzooError into a one-line message and exit code 2."""
+    """Turn GanzooError into a one-line message and exit code 2 (3 for a diverged run)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except DivergedError as error:
+            raise DivergedExit(str(error)) from None
         except GanzooError as error:
             raise UserError(str(error)) from None
 
@@ -114,7 +141,7 @@ def _positive_int() -> click.IntRange:
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
 @click.option("--data-root", help="Data directory (default: $GANZOO_DATA, else ~/.cache/ganzoo/data).")
 @click.option("--download/--no-download", default=None, help="Allow downloading missing data (default: allow).")
-@click.option("--out", type=click.Path(file_okay=False), help="The run directory (default runs/<time>-<arch>-<loss>-<data>).")
+@click.option("-o", "--out", type=SafePath(file_okay=False), help="The run directory (default runs/<time>-<arch>-<loss>-<data>).")
 @click.option("--sample-every", type=_positive_int(), help="Write a fixed-noise sample grid every N steps (default 500).")
 @click.option("--checkpoint-every", type=_positive_int(), help="Checkpoint every N steps (default 1000).")
 @click.option("--log-every", type=_positive_int(), help="Log losses and img/s every N steps (default 50).")
@@ -136,11 +163,16 @@ def _positive_int() -> click.IntRange:
 @click.option("--eval-every", type=_positive_int(), help="Evaluate every N steps; keeps checkpoints/best-generator.safetensors.")
 @click.option("--eval-samples", type=_positive_int(), help="Generated samples per evaluation during training (default 5000).")
 @click.option("--ref-split", type=click.Choice(REF_SPLITS), help="Real split metrics compare with (default train).")
-@click.option("--inception-weights", type=click.Path(dir_okay=False), help=f"Local Inception weights for fid/is/kid/prc (or ${INCEPTION_WEIGHTS_ENV}).")
-@click.option("--resume", "resume", type=click.Path(file_okay=False), help="Continue the run in this directory; --steps is its new total.")
+@click.option("--inception-weights", type=SafePath(dir_okay=False), help=f"Local Inception weights for fid/is/kid/prc (or ${INCEPTION_WEIGHTS_ENV}).")
+@click.option("--on-nan", type=click.Choice(ON_NAN_CHOICES),
+              help="When losses or weights become NaN/Inf: stop (default, exit code 3) or rollback to the last "
+                   "checkpoint once with both learning rates halved.")
+@click.option("--resume", "resume", type=SafePath(file_okay=False), help="Continue the run in this directory; --steps is its new total.")
+@click.option("--config", "config_file", type=SafePath(),
+              help="Rerun a recorded run: RUN/config.json (or RUN); options given here override it.")
 @click.pass_context
 @reports_errors
-def run_command(ctx: click.Context, resume: str | None, **options: Any) -> None:
+def run_command(ctx: click.Context, resume: str | None, config_file: str | None, **options: Any) -> None:
     """Train a GAN: ganzoo run --arch dcgan --loss bce --data cifar10."""
     given = {name: value for name, value in options.items() if value not in (None, ())}
     for name in ("arch_options", "data_options"):
@@ -157,21 +189,47 @@ def run_command(ctx: click.Context, resume: str | None, **options: Any) -> None:
     if resume:
         if out:
             raise GanzooError("--out cannot be combined with --resume (the run directory is the one resumed)")
+        if config_file:
+            raise GanzooError("--config cannot be combined with --resume (a resumed run keeps its own config)")
         outcome = resume_run(resume, given, registry, reporter)
+    elif config_file:
+        config, saved = rerun_config(config_file, given)
+        for note in _version_differences(saved, config, registry):
+            click.echo(f"note: {note}", err=True)
+        outcome = start_run(config, registry, out, reporter)
     else:
         missing = [f"--{name}" for name in ("arch", "loss", "data") if name not in given]
         if missing:
             raise GanzooError(f"missing {', '.join(missing)} (or --resume RUN_DIR); see ganzoo list-plugins for the choices")
         outcome = start_run(RunConfig(**given), registry, out, reporter)
     if outcome.interrupted:
-        click.echo(f"interrupted at step {outcome.step}/{outcome.total_steps}; checkpoint saved in {outcome.run_dir}", err=True)
-        click.echo(f"continue with: ganzoo run --resume {outcome.run_dir}", err=True)
-        ctx.exit(EXIT_INTERRUPTED)
+        name = signal.Signals(outcome.signal).name if outcome.signal else "a signal"
+        click.echo(f"interrupted by {name} at step {outcome.step}/{outcome.total_steps}; checkpoint saved in "
+                   f"{outcome.run_dir}; continue with: ganzoo run --resume {outcome.run_dir}", err=True)
+        ctx.exit(128 + outcome.signal if outcome.signal else EXIT_INTERRUPTED)
     summary = ""
     if outcome.last_record:
         record = outcome.last_record
         summary = f"; final D loss {record['d_loss']:.4f}, G loss {record['g_loss']:.4f}"
     click.echo(f"finished step {outcome.step}/{outcome.total_steps}: {outcome.run_dir}{summary}")
+
+
+def _version_differences(saved: dict[str, Any], config: RunConfig, registry: Registry) -> list[str]:
+    """What differs from the versions a recorded run used (results may differ with them)."""
+    notes = []
+    recorded = saved.get("versions", {})
+    for name, now in (("ganzoo", ganzoo.__version__), ("torch", torch.__version__)):
+        if recorded.get(name) and recorded[name] != now:
+            notes.append(f"the recorded run used {name} {recorded[name]}, this is {now}; results may differ")
+    for kind, name in (("architectures", config.arch), ("losses", config.loss), ("datasets", config.data)):
+        then = saved.get("plugins", {}).get(kind, {})
+        if then.get("name") != name or name not in registry.names(kind):
+            continue
+        plugin = registry.plugin_of(kind, name)
+        if (then.get("distribution"), then.get("version")) != (plugin.distribution, plugin.version):
+            notes.append(f"'{name}' came from {then.get('distribution')} {then.get('version')}, now from "
+                         f"{plugin.distribution} {plugin.version}; results may differ")
+    return notes
 
 
 def _parse_betas(text: str) -> tuple[float, float]:
@@ -214,32 +272,37 @@ def list_plugins_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command("sample")
-@click.argument("source", type=click.Path())
+@click.argument("source", type=SafePath())
 @click.option("-n", "--num", "count", type=_positive_int(), default=64, show_default=True, help="Number of samples.")
 @click.option("-o", "--output", default="samples.png", show_default=True,
               help="FILE.png for one grid, DIR/ for one PNG per sample, FILE.safetensors for raw tensors.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--batch-size", type=_positive_int(), default=256, show_default=True, help="Samples generated per forward pass.")
+@click.option("--class", "chosen_class", metavar="NAME|INDEX",
+              help="Conditional generators: only this class (default: one grid row per class).")
 @click.pass_context
 @reports_errors
-def sample_command(ctx: click.Context, source: str, count: int, output: str, seed: int, device: str, batch_size: int) -> None:
+def sample_command(ctx: click.Context, source: str, count: int, output: str, seed: int, device: str, batch_size: int,
+                   chosen_class: str | None) -> None:
     """Draw samples from a run directory or a generator file."""
     target = output_target(output)
     loaded = load_generator(source, registry_of(ctx), resolve_device(device))
-    labels = None
+    labels, per_row = None, None
     if loaded.record.conditional:
-        labels = torch.arange(count) % loaded.spec.num_classes
+        labels, per_row = class_labels(loaded.spec, count, chosen_class)
+    elif chosen_class is not None:
+        raise GanzooError(f"--class {chosen_class}: this generator ({loaded.record.arch}) is not class-conditional")
     samples = generate(
-        loaded.network, loaded.record.latent_dim, count, device=loaded.device, seed=seed,
-        labels=labels, conditional=loaded.record.conditional, batch_size=batch_size,
+        loaded.network, loaded.record.latent_dim, len(labels) if labels is not None else count, device=loaded.device,
+        seed=seed, labels=labels, conditional=loaded.record.conditional, batch_size=batch_size,
     )
-    written = write_samples(samples, labels, loaded.spec, target)
+    written = write_samples(samples, labels, loaded.spec, target, per_row)
     click.echo(f"wrote {written}")
 
 
 @cli.command("eval")
-@click.argument("source", type=click.Path())
+@click.argument("source", type=SafePath())
 @click.option("--metrics", "metric_names", required=True, help="Comma-separated metric names, e.g. fid,kid,classifier.")
 @click.option("--num-samples", type=_positive_int(), default=10_000, show_default=True, help="Generated samples per metric.")
 @click.option("--ref-split", type=click.Choice(REF_SPLITS), default="train", show_default=True, help="Real split to compare with.")
@@ -247,7 +310,7 @@ def sample_command(ctx: click.Context, source: str, count: int, output: str, see
 @click.option("--batch-size", type=_positive_int(), default=256, show_default=True, help="Batch size for generation and features.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--data-root", help="Data directory (default: the run's, else $GANZOO_DATA).")
-@click.option("--inception-weights", type=click.Path(dir_okay=False),
+@click.option("--inception-weights", type=SafePath(dir_okay=False),
               help=f"Local Inception weights file for fid/is/kid/prc (or ${INCEPTION_WEIGHTS_ENV}).")
 @click.option("--download/--no-download", default=True, help="Allow downloading missing data or weights.")
 @click.pass_context
@@ -258,8 +321,6 @@ def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples
     registry = registry_of(ctx)
     file = find_generator_file(source)
     loaded = load_generator(file, registry, resolve_device(device))
-    if loaded.record.conditional:
-        raise GanzooError("evaluating class-conditional generators is not supported yet")
     run_dir = run_dir_of(file)
     saved = RunDir(run_dir).read_config()["resolved"] if RunDir(run_dir).config_path.is_file() else {}
     data_name = loaded.record.extra.get("data")
@@ -274,7 +335,8 @@ def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples
         settings=EvalSettings(num_samples=num_samples, ref_split=ref_split, batch_size=batch_size, seed=seed,
                               inception_weights=inception_weights, download=download),
     )
-    samples = GeneratorSamples(loaded.network, loaded.record.latent_dim, loaded.spec, loaded.device, seed)
+    samples = GeneratorSamples(loaded.network, loaded.record.latent_dim, loaded.spec, loaded.device, seed,
+                               conditional=loaded.record.conditional)
     results = evaluation.run(samples)
     record = evaluation.record(results, step=loaded.record.step, generator=str(file), arch=loaded.record.arch,
                                loss=loaded.record.extra.get("loss"), data=data_name)
@@ -289,6 +351,55 @@ def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples
             table.add_row(name, key, f"{value:.6g}")
     Console().print(table)
     click.echo(f"appended to {run_dir / EVAL_FILE}")
+
+
+@cli.command("augment")
+@click.argument("source", type=SafePath())
+@click.option("--data", "data_name", required=True, help="The real dataset (the one the generator was trained on).")
+@click.option("--data-root", help="Data directory (default: the run's, else $GANZOO_DATA).")
+@click.option("--synthetic-per-class", type=int, default=1000, show_default=True, help="Generated samples per class (N).")
+@click.option("--real-fraction", type=float, default=1.0, show_default=True,
+              help="Fraction F of the real train split, class-stratified, in (0, 1].")
+@click.option("--classifier", default="small-cnn", show_default=True, help="small-cnn or resnet18.")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds; mean ± std over them.")
+@click.option("--steps", type=int, default=2000, show_default=True, help="Optimizer steps of every classifier.")
+@click.option("--batch-size", type=int, default=128, show_default=True, help="Classifier batch size.")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate (cosine-annealed to 0).")
+@click.option("--out", type=SafePath(dir_okay=False), help=f"JSON report (default RUN/{AUGMENT_FILE}).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--threads", type=int, help="CPU threads for torch (default: torch's, one per core).")
+@click.pass_context
+@reports_errors
+def augment_command(ctx: click.Context, source: str, data_name: str, data_root: str | None, synthetic_per_class: int,
+                    real_fraction: float, classifier: str, seeds: str, steps: int, batch_size: int, lr: float,
+                    out: str | None, device: str, threads: int | None) -> None:
+    """Train a classifier on real, real + generated and generated-only data; compare real test accuracy."""
+    try:
+        seed_list = tuple(int(seed) for seed in _names(seeds, "--seeds"))
+    except ValueError:
+        raise GanzooError(f"--seeds expects integers like 0,1,2, got '{seeds}'") from None
+    settings = AugmentSettings(synthetic_per_class=synthetic_per_class, real_fraction=real_fraction,
+                               classifier=classifier, seeds=seed_list, steps=steps, batch_size=batch_size,
+                               learning_rate=lr, threads=threads)
+    study = open_study(source, data_name, registry_of(ctx), resolve_device(device), data_root)
+
+    def progress(seed: int, setting: str, score: float, size: int, seconds: float) -> None:
+        click.echo(f"seed {seed} {setting}: test accuracy {score:.4f} ({size} training images, {seconds:.1f} s)",
+                   err=True)
+
+    report = run_study(study, settings, progress)
+    path = write_report(report, out or study.run_dir / AUGMENT_FILE)
+    table = Table(title=f"{data_name}, {settings.classifier}, {steps} steps x {batch_size}, F={real_fraction:g}, "
+                        f"N={synthetic_per_class}/class, {len(seed_list)} seeds")
+    table.add_column("setting", no_wrap=True)
+    for column in ("images", "test accuracy", "per seed"):
+        table.add_column(column)
+    for name, entry in report["summary"].items():
+        signed = "+" if name == DIFFERENCE else ""
+        table.add_row(name, str(entry.get("train_size", "")), f"{entry['mean']:{signed}.4f} ± {entry['std']:.4f}",
+                      " ".join(f"{value:{signed}.4f}" for value in entry["per_seed"]))
+    Console().print(table)
+    click.echo(f"wrote {path}")
 
 
 def _names(text: str, flag: str) -> list[str]:
@@ -310,7 +421,7 @@ def _names(text: str, flag: str) -> list[str]:
 @click.option("--eval-samples", type=_positive_int(), default=2000, show_default=True, help="Samples per evaluation.")
 @click.option("--batch-size", type=_positive_int(), help="Batch size of every cell (default: ganzoo run's).")
 @click.option("--log-every", type=_positive_int(), default=50, show_default=True, help="Log interval of every cell.")
-@click.option("--out", type=click.Path(file_okay=False), help="Sweep directory (default bench/<time>).")
+@click.option("--out", type=SafePath(file_okay=False), help="Sweep directory (default bench/<time>).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps; with several GPUs cells run in parallel.")
 @click.option("--data-root", help="Data directory (default: $GANZOO_DATA, else ~/.cache/ganzoo/data).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted sweep in --out: finished cells are kept.")

@@ -9,6 +9,7 @@ actually used and where each came from.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,11 @@ TRAINER_DEFAULTS: Mapping[str, Any] = {
     "betas": (0.5, 0.999),
 }
 DEFAULT_STEPS = 10_000
+#: Steps are counted in 64-bit integers on the device.
+MAX_STEPS = 2**63 - 1
+#: Seeds are 32-bit, as in NumPy; larger ones would overflow the per-epoch shuffling seed.
+MAX_SEED = 2**32 - 1
+ON_NAN_CHOICES = ("stop", "rollback")
 
 
 @dataclass
@@ -64,16 +70,26 @@ class RunConfig:
     compile: bool = False
     preload: bool | None = None
     threads: int | None = None
+    on_nan: str = "stop"
 
     def __post_init__(self) -> None:
-        positive = ("batch_size", "latent_dim", "sample_every", "checkpoint_every", "log_every")
+        positive = ("batch_size", "latent_dim", "sample_every", "checkpoint_every", "log_every", "eval_samples")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise GanzooError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         for name in ("steps", "epochs", "n_critic", "lr_g", "lr_d", "grad_clip", "max_minutes"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
+            if value is not None and not value > 0:  # also refuses NaN
                 raise GanzooError(f"--{name.replace('_', '-')} must be positive, got {value}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise GanzooError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+        for name in ("steps", "batch_size", "latent_dim"):
+            if (getattr(self, name) or 0) > MAX_STEPS:
+                raise GanzooError(f"--{name.replace('_', '-')} must be at most 2**63 - 1, got {getattr(self, name)}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise GanzooError(f"--seed must lie in 0..{MAX_SEED} (32 bits), got {self.seed}")
+        if self.on_nan not in ON_NAN_CHOICES:
+            raise GanzooError(f"unknown --on-nan '{self.on_nan}'. Valid choices: {', '.join(ON_NAN_CHOICES)}.")
         if self.steps is not None and self.epochs is not None:
             raise GanzooError("give --steps or --epochs, not both")
         if self.eval_every is not None and self.eval_every <= 0:
@@ -96,11 +112,35 @@ class RunConfig:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunConfig:
         """Rebuild a config from :meth:`to_json` output, ignoring unknown keys."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {key: value for key, value in data.items() if key in names}
-        if values.get("betas") is not None:
-            values["betas"] = tuple(values["betas"])
-        return cls(**values)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = {key: value for key, value in data.items() if key in fields}
+        for key, value in values.items():
+            _check_type(key, value, str(fields[key].type))
+        try:
+            if values.get("betas") is not None:
+                values["betas"] = tuple(float(beta) for beta in values["betas"])
+            return cls(**values)
+        except (TypeError, ValueError) as error:  # a hand-edited config.json with values of the wrong type
+            raise GanzooError(f"invalid value in the recorded config: {error}") from None
+
+
+_JSON_TYPES: Mapping[str, Any] = {"int": int, "float": (int, float), "str": str, "bool": bool, "dict": dict,
+                                   "list": list, "tuple": (list, tuple)}
+
+
+def _check_type(name: str, value: Any, annotation: str) -> None:
+    """Refuse a recorded value of the wrong JSON type (a hand-edited config.json), naming the option."""
+    options = [part.strip() for part in annotation.split("|")]
+    if value is None and "None" in options:
+        return
+    for option in options:
+        expected = _JSON_TYPES.get(option.split("[")[0])
+        if expected is not None and isinstance(value, expected):
+            if isinstance(value, bool) and option in ("int", "float"):
+                continue
+            return
+    wanted = " or ".join(option for option in options if option != "None")
+    raise GanzooError(f"--{name.replace('_', '-')} in the recorded config must be {wanted}, got {value!r}")
 
 
 def resolve_hyperparameters(config: RunConfig, loss: Loss) -> dict[str, Any]:
@@ -128,4 +168,7 @@ def total_steps(config: RunConfig, dataset_size: int, n_critic: int) -> int:
     if config.epochs is None:
         return DEFAULT_STEPS
     batches_per_epoch = max(1, dataset_size // config.batch_size)
-    return max(1, round(config.epochs * batches_per_epoch / n_critic))
+    steps = config.epochs * batches_per_epoch / n_critic
+    if steps > MAX_STEPS:
+        raise GanzooError(f"--epochs {config.epochs} means {steps:.3g} steps, more than the limit {MAX_STEPS}")
+    return max(1, round(steps))

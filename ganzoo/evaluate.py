@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 import ganzoo
+from ganzoo.atomic import append_line
 from ganzoo.contract import DataSpec, Dataset
 from ganzoo.errors import GanzooError
 from ganzoo.metrics import EvalContext, Metric, MetricResult, SampleSource
@@ -129,8 +130,7 @@ def split_names(text: str | None) -> list[str]:
 def append_record(path: Path, record: dict[str, Any]) -> None:
     """Append one JSON line to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
+    append_line(path, json.dumps(record))
 
 
 def is_better(value: float, best: float | None, higher_is_better: bool) -> bool:

@@ -17,7 +17,9 @@ Lifecycle hooks (``on_run_start`` ... ``on_run_end``) are called by every
 training run, in the order of their names below, for every plugin that
 implements them; they are how loggers, plots and sweeps follow a run. They
 run in the training process, so they must be quick and must not change the
-networks; their return values are ignored.
+networks; their return values are ignored. If one raises, the run writes a
+checkpoint of the current step and stops with one error line naming the
+plugin and its distribution.
 
 Registration hooks are called once per command, in plugin load order, each
 with a ``register`` callback. Every component must have a name that no other
@@ -189,5 +191,5 @@ def on_run_end(run: RunContext, step: int, interrupted: bool) -> None:
     :param step: the last step done.
     :param interrupted: True when the run stopped before ``total_steps``.
 
-    Not called when training raised an exception.
+    Not called when training raised an exception or diverged (``--on-nan``).
     """

@@ -110,7 +110,12 @@ class Registry:
         label = _KIND_BY_KEY[kind].label
         owners = self._components[kind].get(name)
         if not owners:
-            raise unknown_choice(label, name, self._components[kind])
+            error = unknown_choice(label, name, self._components[kind])
+            failed = [plugin for plugin in self.plugins if plugin.errors and not plugin.components]
+            if failed:  # the name may belong to a plugin that failed to load: say which
+                shown = ", ".join(f"'{p.name}'" + (f" ({p.distribution} {p.version})" if p.distribution else "") for p in failed)
+                error = GanzooError(f"{error} Plugins that failed to load: {shown}; see ganzoo list-plugins.")
+            raise error
         if len(owners) > 1:
             plugins = " and ".join(f"'{plugin}'" for _, plugin in owners)
             raise GanzooError(

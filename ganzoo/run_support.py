@@ -1,4 +1,5 @@
-"""Helpers of the run loop: loss windows, logger fan-out, clean stops on signals."""
+"""Helpers of the run loop: loss windows, housekeeping intervals, logger fan-out, guarded plugin hooks,
+clean stops on signals."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
+from ganzoo.errors import GanzooError
 from ganzoo.training import StepLosses
 
 
@@ -23,10 +25,12 @@ class LossWindow:
         self._clock = time.perf_counter()
         self._seconds = 0.0
 
-    def add(self, losses: StepLosses) -> None:
+    def add(self, losses: StepLosses) -> torch.Tensor:
+        """Add one step's losses; returns them stacked as ``(d, g, penalty)`` on the device."""
         values = torch.stack([losses.discriminator.float(), losses.generator.float(), losses.penalty.float()])
         self._sums = values if self._sums is None else self._sums + values
         self._count += 1
+        return values
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -51,6 +55,90 @@ class LossWindow:
         self._sums, self._count, self._seconds = None, 0, 0.0
         self._clock = time.perf_counter()
         return record
+
+
+class Due(NamedTuple):
+    """The housekeeping one step does."""
+
+    log: bool
+    sample: bool
+    evaluate: bool
+    checkpoint: bool
+
+    @property
+    def anything(self) -> bool:
+        """Whether the step does any housekeeping (and so waits for the device anyway)."""
+        return self.log or self.sample or self.evaluate or self.checkpoint
+
+
+def housekeeping_due(config: Any, step: int, last: bool, evaluation: bool) -> Due:
+    """What step ``step`` does besides training, from the ``--*-every`` intervals; the last step does everything."""
+    return Due(
+        log=last or step % config.log_every == 0,
+        sample=last or step % config.sample_every == 0,
+        evaluate=evaluation and (last or bool(config.eval_every and step % config.eval_every == 0)),
+        checkpoint=last or step % config.checkpoint_every == 0,
+    )
+
+
+class PluginHookError(GanzooError):
+    """A plugin's lifecycle hook raised during a run; the message names the plugin and its distribution."""
+
+
+class GuardedHooks:
+    """The lifecycle hook callers of a registry, turning an exception inside a plugin into a :class:`PluginHookError`.
+
+    Pluggy re-raises a hook implementation's exception as it is; the plugin is
+    found by matching the traceback's frames against each implementation's code.
+    """
+
+    def __init__(self, relay: Any, plugins: list[Any]) -> None:
+        self._relay = relay
+        self._plugins = {plugin.name: plugin for plugin in plugins}
+
+    def __getattr__(self, hook_name: str) -> Any:
+        caller = getattr(self._relay, hook_name)
+
+        def call(**kwargs: Any) -> Any:
+            try:
+                return caller(**kwargs)
+            except Exception as error:
+                culprit = self._culprit(caller, error)
+                reason = str(error).splitlines()[0] if str(error) else ""
+                raise PluginHookError(
+                    f"plugin {culprit} failed in {hook_name}: {type(error).__name__}" + (f": {reason}" if reason else "")
+                ) from error
+
+        return call
+
+    def _culprit(self, caller: Any, error: BaseException) -> str:
+        owners = {}
+        for impl in caller.get_hookimpls():
+            code = getattr(getattr(impl.function, "__func__", impl.function), "__code__", None)
+            if code is not None:
+                owners[code] = impl.plugin_name
+        traceback = error.__traceback__
+        while traceback is not None:
+            name = owners.get(traceback.tb_frame.f_code)
+            if name is not None:
+                return self._describe(name)
+            traceback = traceback.tb_next
+        return "(unknown)"
+
+    def _describe(self, name: str) -> str:
+        plugin = self._plugins.get(name)
+        if plugin is None or not getattr(plugin, "distribution", None):
+            return f"'{name}' (in-process)"
+        return f"'{name}' (distribution {plugin.distribution} {plugin.version})"
+
+
+def after_plugin_error(error: PluginHookError, run_dir: Any, checkpoint_step: int | None, finished: bool) -> str:
+    """The one line a run stops with when a plugin's hook raised."""
+    if finished:
+        return f"{error}; the run itself finished and its checkpoint is written"
+    kept = f"checkpoint of step {checkpoint_step} saved" if checkpoint_step is not None else "no checkpoint saved"
+    return (f"{error}; {kept}; fix or uninstall the plugin (or leave it out with GANZOO_PLUGINS), "
+            f"then continue with: ganzoo run --resume {run_dir}")
 
 
 class LoggerFanOut:
@@ -85,10 +173,23 @@ class LoggerFanOut:
             logger.close()
 
 
+class StopRequest(threading.Event):
+    """Set when the run was asked to stop; ``signum`` says by which signal (SIGINT or SIGTERM)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signum: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The shell convention for a process ended by this signal: 128 + its number (130, 143)."""
+        return 128 + (self.signum or signal.SIGINT)
+
+
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
+def stop_on_signals() -> Iterator[StopRequest]:
     """First Ctrl-C (or SIGTERM) asks the loop to stop at the next step boundary; a second one aborts."""
-    stop = threading.Event()
+    stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
@@ -96,6 +197,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
     def request_stop(signum: int, frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
+        stop.signum = signum
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}

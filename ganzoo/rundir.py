@@ -18,7 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ganzoo.atomic import write_text_atomic
+from ganzoo.atomic import append_line, remove_temporary_files, write_text_atomic
+from ganzoo.config import RunConfig
 from ganzoo.errors import GanzooError
 
 CONFIG_FILE = "config.json"
@@ -90,13 +91,15 @@ class RunDir:
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one record to ``metrics.jsonl`` (flushed, so a crash loses at most this line)."""
-        with open(self.metrics_path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
+        append_line(self.metrics_path, json.dumps(record))
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """All records of ``metrics.jsonl`` (a torn last line is skipped)."""
         return _read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
+
+    def remove_temporary_files(self) -> list[Path]:
+        """Delete temporary files left by a process killed while writing (before resuming)."""
+        return remove_temporary_files(self.path)
 
     def truncate_metrics(self, step: int) -> None:
         """Drop records after ``step`` from metrics.jsonl and eval.jsonl: on resume those steps are redone."""
@@ -104,6 +107,41 @@ class RunDir:
             if path.exists():
                 kept = [record for record in _read_jsonl(path) if record.get("step", 0) <= step]
                 write_text_atomic(path, "".join(json.dumps(record) + "\n" for record in kept))
+
+
+def recorded_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A run's ``config.json`` for ``--config`` (``path`` is the file or its run directory), checked for shape."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_FILE
+    if not path.is_file():
+        raise GanzooError(f"--config {path}: no such file (give a run's config.json or its directory)")
+    try:
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise GanzooError(f"--config {path} is not valid JSON: {error}") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        raise GanzooError(f"--config {path} is not a ganzoo config.json (no \"config\" object)")
+    return saved
+
+
+def rerun_config(path: str | os.PathLike[str], overrides: dict[str, Any]) -> tuple[RunConfig, dict[str, Any]]:
+    """The config to rerun a recorded run with, and the recorded ``config.json``.
+
+    Options in ``overrides`` (given on the command line) win; ``--arch-option``
+    and ``--data-option`` values are merged into the recorded ones, and
+    ``--steps`` / ``--epochs`` replace both recorded totals.
+    """
+    saved = recorded_config(path)
+    values = dict(saved["config"])
+    if "steps" in overrides or "epochs" in overrides:
+        values["steps"] = values["epochs"] = None
+    overrides = dict(overrides)
+    for key in ("arch_options", "data_options"):
+        if key in overrides:
+            overrides[key] = {**(values.get(key) or {}), **overrides[key]}
+    values.update(overrides)
+    return RunConfig.from_json(values), saved
 
 
 def run_dir_of(generator_file: Path) -> Path:

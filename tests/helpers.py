@@ -44,3 +44,15 @@ def assert_one_line_error(result: Result | subprocess.CompletedProcess, *fragmen
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+def assert_error_after_progress(result: Result, *fragments: str, code: int = 2) -> str:
+    """For errors that stop a run mid-way: progress lines, then exactly one ``Error:`` line, last; returns it."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.output
+    for fragment in fragments:
+        assert fragment in errors[0], (fragment, errors[0])
+    return errors[0]

@@ -13,7 +13,7 @@ TOY = ("--arch", "mlp", "--loss", "bce", "--data", "ring8")
     ("args", "fragments"),
     [
         (("--arch", "dcgn", "--loss", "bce", "--data", "ring8"),
-         ["unknown architecture 'dcgn'", "Did you mean 'dcgan'?", "Valid choices: dcgan, mlp"]),
+         ["unknown architecture 'dcgn'", "Did you mean 'dcgan'?", "Valid choices: cdcgan, cmlp, dcgan, mlp"]),
         (("--arch", "mlp", "--loss", "wgan", "--data", "ring8"),
          ["unknown loss 'wgan'", "Did you mean 'wgan-gp'?", "bce, hinge, minimax, mse, wgan-gp"]),
         (("--arch", "mlp", "--loss", "bce", "--data", "mnsit"), ["unknown dataset 'mnsit'", "Did you mean 'mnist'?"]),

@@ -112,3 +112,17 @@ def test_non_finite_losses_mark_a_cell_diverged(tmp_path):
     result = collect(Cell("mlp", "bce", "ring8", 0), run, load_registry())
     assert result.status == "diverged" and result.reason == "non-finite losses at step 2"
     assert result.img_per_s == 11.0
+
+
+def test_a_run_stopped_by_divergence_marks_its_cell_diverged(tmp_path):
+    from ganzoo.bench import Cell, collect
+    from ganzoo.registry import load_registry
+
+    run = tmp_path / "cell"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(
+        '{"step": 1, "d_loss": 1.0, "g_loss": 0.5, "penalty": 0.0, "img_per_s": 10.0}\n'
+        '{"event": "diverged", "step": 2, "reason": "a loss became NaN or infinite", "checkpoint_step": null}\n'
+    )
+    result = collect(Cell("mlp", "bce", "ring8", 0), run, load_registry())
+    assert result.status == "diverged" and result.reason == "non-finite losses or weights at step 2"

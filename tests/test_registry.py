@@ -12,10 +12,10 @@ from ganzoo.registry import load_registry
 from tests.helpers import assert_one_line_error, invoke, run_cli
 
 BUILTIN_COMPONENTS = {
-    "architectures": {"mlp", "dcgan"},
+    "architectures": {"mlp", "dcgan", "cmlp", "cdcgan"},
     "losses": {"bce", "minimax", "mse", "wgan-gp", "hinge"},
     "datasets": {"mnist", "cifar10", "folder", "ring8", "grid25"},
-    "metrics": {"fid", "is", "kid", "prc", "classifier", "modes"},
+    "metrics": {"fid", "is", "kid", "prc", "classifier", "cas", "modes"},
     "loggers": {"tensorboard"},
 }
 
@@ -165,3 +165,81 @@ def test_an_entry_point_name_clash_is_reported_not_silent(tmp_path):
     loaded, refused = sorted(hinge, key=lambda p: bool(p["errors"]))
     assert loaded["errors"] == [] and refused["errors"]
     assert "already used by" in refused["errors"][0] and "not loaded" in refused["errors"][0]
+
+
+def exploding_plugin(hook: str, at_step: int = 3) -> types.ModuleType:
+    """An in-process plugin whose ``hook`` raises (at ``at_step`` for hooks that get a step)."""
+    module = types.ModuleType("exploding")
+
+    def explode(run, **kwargs):
+        if kwargs.get("step", at_step) == at_step:
+            raise RuntimeError("boom")
+
+    impl = {
+        "on_run_start": lambda run: explode(run),
+        "on_step_end": lambda run, step, record: explode(run, step=step),
+        "on_checkpoint": lambda run, step, path: explode(run, step=step),
+    }[hook]
+    impl.__name__ = hook
+    setattr(module, hook, ganzoo.hookimpl(impl))
+    return module
+
+
+TINY = ("--arch", "mlp", "--loss", "bce", "--data", "ring8", "--batch-size", "16",
+        "--arch-option", "generator_widths=16", "--arch-option", "discriminator_widths=16")
+
+
+def test_a_hook_that_raises_at_run_time_stops_the_run_with_a_checkpoint_and_its_name(tmp_path):
+    from ganzoo.checkpoint import read_checkpoint
+    from tests.helpers import assert_error_after_progress
+
+    out = tmp_path / "run"
+    result = invoke("run", *TINY, "--steps", 6, "--checkpoint-every", 100, "--out", out,
+                    extra_plugins=[exploding_plugin("on_step_end")])
+    assert_error_after_progress(result, "plugin 'exploding' (in-process) failed in on_step_end: RuntimeError: boom",
+                                "checkpoint of step 3 saved", "GANZOO_PLUGINS", f"continue with: ganzoo run --resume {out}")
+    assert read_checkpoint(out / "checkpoints" / "state.safetensors", "training-state")[1]["step"] == 3
+    # Without the plugin the run continues from there.
+    assert invoke("run", "--resume", out, "--steps", 6).exit_code == 0
+
+    early = tmp_path / "early"
+    result = invoke("run", *TINY, "--steps", 6, "--out", early, extra_plugins=[exploding_plugin("on_run_start")])
+    assert_error_after_progress(result, "failed in on_run_start", "checkpoint of step 0 saved")
+    assert invoke("run", "--resume", early, "--steps", 2).exit_code == 0
+
+
+def write_distribution(site, distribution: str, module: str, entry_point: str, source: str) -> None:
+    """Install a one-module plugin distribution into ``site`` (a directory on the path)."""
+    info = site / f"{distribution.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[ganzoo]\n{entry_point} = {module}\n")
+    (site / f"{module}.py").write_text(source)
+
+
+def test_run_names_the_distribution_of_a_failing_plugin(tmp_path, monkeypatch):
+    import sys
+
+    site = tmp_path / "site"
+    write_distribution(site, "exploding-checkpoints", "exploding_checkpoints_plugin", "exploding",
+                       "import ganzoo\n\n@ganzoo.hookimpl\ndef on_checkpoint(run, step, path):\n"
+                       "    raise OSError('hook disk trouble')\n")
+    write_distribution(site, "broken-losses", "broken_losses_plugin", "broken-losses", "raise ImportError('no luck')\n")
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        listing = json.loads(invoke("list-plugins", "--json").output)
+        broken = next(p for p in listing if p["name"] == "broken-losses")
+        assert broken["distribution"] == "broken-losses" and "ImportError: no luck" in broken["errors"][0]
+
+        out = tmp_path / "run"
+        result = invoke("run", *TINY, "--steps", 4, "--checkpoint-every", 2, "--out", out)
+        from tests.helpers import assert_error_after_progress
+
+        assert_error_after_progress(result, "plugin 'exploding' (distribution exploding-checkpoints 1.0) failed in "
+                                    "on_checkpoint: OSError: hook disk trouble", "checkpoint of step 2 saved")
+        # A name nobody registered points at the plugins that failed to load.
+        result = invoke("run", *TINY, "--loss", "fancy", "--steps", 1, "--out", tmp_path / "other")
+        assert_one_line_error(result, "unknown loss 'fancy'", "failed to load: 'broken-losses' (broken-losses 1.0)")
+    finally:
+        for name in ("exploding_checkpoints_plugin", "broken_losses_plugin"):
+            sys.modules.pop(name, None)

@@ -152,7 +152,9 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert "interrupted at step" in stderr and f"ganzoo run --resume {out}" in stderr
+    message = [line for line in stderr.splitlines() if "interrupted" in line]
+    assert len(message) == 1 and "interrupted by SIGINT at step" in message[0]
+    assert f"continue with: ganzoo run --resume {out}" in message[0]
     with safe_open(str(out / "checkpoints" / "state.safetensors"), "pt") as handle:
         step = json.loads(handle.metadata()["ganzoo"])["step"]
     assert step >= 3
@@ -203,3 +205,60 @@ def test_fp16_resume_restores_the_loss_scalers(tmp_path):
     assert invoke("run", "--resume", split, "--steps", 6).exit_code == 0
     assert [(r["d_loss"], r["g_loss"]) for r in read_metrics(split)] == \
         [(r["d_loss"], r["g_loss"]) for r in read_metrics(straight)]
+
+
+def assert_same_checkpoints(first, second) -> None:
+    """Both runs' state and generator files hold bit-identical tensors."""
+    for name in ("state.safetensors", "generator.safetensors"):
+        with safe_open(str(first / "checkpoints" / name), "pt") as a, safe_open(str(second / "checkpoints" / name), "pt") as b:
+            assert sorted(a.keys()) == sorted(b.keys())
+            for key in a.keys():
+                assert a.get_tensor(key).equal(b.get_tensor(key)), (name, key)
+
+
+def test_same_command_and_seed_give_bit_identical_checkpoints(tmp_path):
+    args = (*TOY, "--steps", 4, "--seed", 11, "--arch-option", "generator_widths=32,32")
+    for name in ("a", "b"):
+        assert invoke("run", *args, "--out", tmp_path / name).exit_code == 0
+    assert_same_checkpoints(tmp_path / "a", tmp_path / "b")
+
+
+def test_config_reruns_a_recorded_run_and_explicit_options_win(tmp_path):
+    original = tmp_path / "original"
+    assert invoke("run", *TOY, "--steps", 4, "--seed", 2, "--arch-option", "generator_widths=32,32",
+                  "--out", original).exit_code == 0
+    rerun = tmp_path / "rerun"
+    result = invoke("run", "--config", original / "config.json", "-o", rerun)
+    assert result.exit_code == 0, result.output
+    assert "note:" not in result.output
+    assert_same_checkpoints(original, rerun)
+    assert json.loads((rerun / "config.json").read_text())["config"] == json.loads((original / "config.json").read_text())["config"]
+
+    longer = tmp_path / "longer"
+    result = invoke("run", "--config", original, "--steps", 6, "--arch-option", "discriminator_widths=16", "-o", longer)
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((longer / "config.json").read_text())
+    assert recorded["config"]["steps"] == 6 and recorded["config"]["seed"] == 2
+    assert recorded["resolved"]["arch_options"] == {"generator_widths": [32, 32], "discriminator_widths": [16]}
+
+
+def test_config_rerun_notes_version_differences_and_refuses_bad_files(tmp_path):
+    original = tmp_path / "original"
+    assert invoke("run", *TOY, "--steps", 1, "--out", original).exit_code == 0
+    saved = json.loads((original / "config.json").read_text())
+    saved["versions"]["torch"] = "0.1"
+    (original / "config.json").write_text(json.dumps(saved))
+    result = invoke("run", "--config", original, "-o", tmp_path / "again")
+    assert result.exit_code == 0, result.output
+    assert "note: the recorded run used torch 0.1" in result.output
+
+    from tests.helpers import assert_one_line_error
+
+    assert_one_line_error(invoke("run", "--config", tmp_path / "nothing.json"), "no such file")
+    (tmp_path / "bad.json").write_text("{not json")
+    assert_one_line_error(invoke("run", "--config", tmp_path / "bad.json"), "is not valid JSON")
+    assert_one_line_error(invoke("run", "--config", original, "--resume", original), "cannot be combined with --resume")
+    saved["config"]["steps"] = "many"
+    (tmp_path / "typed.json").write_text(json.dumps(saved))
+    assert_one_line_error(invoke("run", "--config", tmp_path / "typed.json", "-o", tmp_path / "x"), "--steps")
+    assert not (tmp_path / "x").exists()

@@ -22,6 +22,8 @@ Values, for ``K`` classes and ``N`` generated samples:
   (``0 log 0 = 0``) and ``q`` the reference split's label histogram with
   add-one smoothing, which keeps the value finite when a class is absent.
 - ``mean_confidence``: mean of the largest softmax probability.
+- ``class_accuracy`` (conditional generators only): the fraction of samples
+  the evaluator assigns to the class they were generated for.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import safetensors
@@ -40,13 +42,8 @@ import torch
 import ganzoo
 from ganzoo import EvalContext, GanzooError, Metric, MetricResult, SampleSource
 from ganzoo.atomic import atomic_path
-from ganzoo_plugins.metrics.classifier_net import (
-    EvaluatorNet,
-    EvaluatorRecipe,
-    accuracy,
-    build_trained_evaluator,
-    labelled_batches,
-)
+from ganzoo.classify import accuracy, labelled_batches
+from ganzoo_plugins.metrics.classifier_net import EvaluatorNet, EvaluatorRecipe, build_trained_evaluator
 
 #: A class counts as covered when it receives at least this fraction of the uniform share ``1/K``.
 COVERAGE_SHARE = 0.1
@@ -142,14 +139,17 @@ class Classifier(Metric):
         moments = _Moments(self.recipe.feature_dim)
         predicted = torch.zeros(num_classes, dtype=torch.float64)
         confidence = 0.0
+        as_requested = 0
         with torch.inference_mode():
-            for batch in samples.batches(context.num_samples, context.batch_size):
+            for batch, requested in _batches_with_classes(samples, context):
                 features = net.features(batch.to(context.device))
                 probs = net.head(features).softmax(1).cpu()
                 moments.add(features)
                 top, classes = probs.max(1)
                 predicted += torch.bincount(classes, minlength=num_classes).double()
                 confidence += float(top.double().sum())
+                if requested is not None:
+                    as_requested += int((classes == requested).sum())
         mean, cov = moments.mean_cov()
 
         share = predicted / moments.count
@@ -163,6 +163,8 @@ class Classifier(Metric):
             "class_kl": class_kl,
             "mean_confidence": confidence / moments.count,
         }
+        if samples.conditional:
+            values["class_accuracy"] = as_requested / moments.count
         protocol = {
             "evaluator": "small CNN trained on the dataset's train split (ganzoo_plugins.metrics.classifier_net)",
             "evaluator_recipe": self.recipe.to_json(),
@@ -244,6 +246,17 @@ class Classifier(Metric):
         tensors = {"mean": mean, "cov": cov, "label_counts": label_counts}
         _write(path, tensors, {"count": str(moments.count)})
         return mean, cov, label_counts, moments.count
+
+
+def _batches_with_classes(
+    samples: SampleSource, context: EvalContext
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """``(batch, requested classes)`` from a conditional source, ``(batch, None)`` from any other."""
+    if samples.conditional:
+        yield from samples.labeled_batches(context.num_samples, context.batch_size)
+    else:
+        for batch in samples.batches(context.num_samples, context.batch_size):
+            yield batch, None
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:

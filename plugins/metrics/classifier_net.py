@@ -1,9 +1,10 @@
-"""The small CNN evaluator behind the ``classifier`` metric: its recipe, network and training.
+"""The small CNN evaluator behind the ``classifier`` metric: its recipe and training.
 
 The evaluator is a domain classifier trained on the dataset's own train
 split, so it needs no download. Its penultimate layer supplies features for a
 Fréchet distance and its softmax supplies class predictions for mode
-coverage. Everything that determines the trained weights is in
+coverage. The network is the core's ``small-cnn``
+(:class:`ganzoo.classifier_nets.SmallCNN`). Everything that determines the trained weights is in
 :class:`EvaluatorRecipe`, whose :meth:`~EvaluatorRecipe.digest` keys the cache.
 """
 
@@ -11,12 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+
+from ganzoo.classifier_nets import SmallCNN
+from ganzoo.classify import accuracy, labelled_batches
+
+__all__ = ["EvaluatorNet", "EvaluatorRecipe", "accuracy", "build_trained_evaluator", "labelled_batches",
+           "train_evaluator"]
 
 # Bump when the network or the training loop changes in a way the recipe fields do not show.
 _RECIPE_VERSION = 1
@@ -44,46 +49,11 @@ class EvaluatorRecipe:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-class EvaluatorNet(nn.Module):
-    """Two conv blocks, a ``feature_dim`` feature layer and a linear classifier."""
+class EvaluatorNet(SmallCNN):
+    """The core's ``small-cnn`` (two conv blocks, a feature layer, a linear head) sized by a recipe."""
 
     def __init__(self, shape: tuple[int, int, int], num_classes: int, recipe: EvaluatorRecipe) -> None:
-        super().__init__()
-        channels, height, width = shape
-        first, second = recipe.channels
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, first, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # first x H/2 x W/2
-            nn.Conv2d(first, second, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # second x H/4 x W/4
-            nn.Flatten(),
-            nn.Linear(second * (height // 4) * (width // 4), recipe.feature_dim), nn.ReLU(),  # feature_dim
-        )  # fmt: skip
-        self.head = nn.Linear(recipe.feature_dim, num_classes)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate-layer features, ``(N, feature_dim)``."""
-        return self.body(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
-
-
-def labelled_batches(
-    data: torch.utils.data.Dataset, batch_size: int, generator: torch.Generator | None = None
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``(samples in [-1, 1], labels)`` batches of ``data``; shuffled when ``generator`` is given.
-
-    In-memory datasets are indexed a batch at a time; any other dataset goes
-    through a DataLoader.
-    """
-    if hasattr(data, "batch"):
-        order = torch.randperm(len(data), generator=generator) if generator is not None else torch.arange(len(data))
-        for start in range(0, len(data), batch_size):
-            yield data.batch(order[start : start + batch_size])
-        return
-    shuffle = generator is not None
-    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
-    for samples, labels in loader:
-        yield samples.float(), torch.as_tensor(labels).long()
+        super().__init__(shape, num_classes, recipe.channels, recipe.feature_dim)
 
 
 def train_evaluator(
@@ -100,16 +70,6 @@ def train_evaluator(
             loss.backward()
             optimizer.step()
     net.eval()
-
-
-@torch.inference_mode()
-def accuracy(net: EvaluatorNet, data: torch.utils.data.Dataset, batch_size: int, device: torch.device) -> float:
-    """The fraction of ``data`` that ``net`` classifies correctly."""
-    correct = total = 0
-    for samples, labels in labelled_batches(data, batch_size):
-        correct += int((net(samples.to(device)).argmax(1).cpu() == labels).sum())
-        total += len(labels)
-    return correct / max(total, 1)
 
 
 def build_trained_evaluator(

@@ -1,0 +1,5 @@
+"""``python -m ganzoo``: the same as the ``ganzoo`` command."""
+
+from ganzoo.cli import main
+
+main()
