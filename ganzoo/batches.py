@@ -40,6 +40,10 @@ class BatchStream:
         workers: DataLoader worker processes for item-by-item datasets.
         preload: hold an in-memory dataset on ``device`` (``None``: when it
             fits, see :func:`fits_on`); ``False`` streams it item by item.
+        shard: ``(rank, world_size)`` for data-parallel training: every
+            process draws the same global batches of ``batch_size`` (same
+            seed, same position) and keeps items ``rank::world_size`` of each,
+            so the ranks' parts together are exactly the single-process batch.
     """
 
     def __init__(
@@ -51,7 +55,13 @@ class BatchStream:
         position: int = 0,
         workers: int = 0,
         preload: bool | None = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
+        rank, world_size = shard
+        if batch_size % world_size:
+            raise GanzooError(f"--batch-size {batch_size} (the global batch) must be divisible by the "
+                              f"{world_size} processes")
+        self.rank, self.world_size = rank, world_size
         in_memory = hasattr(dataset, "batch") and hasattr(dataset, "to")
         if preload and not in_memory:
             raise GanzooError("--preload needs a dataset held in memory (a ganzoo.InMemoryDataset); "
@@ -93,7 +103,7 @@ class BatchStream:
                 # One copy per epoch; a copy per batch from pageable memory would wait for the GPU every step.
                 order = order.to(self.device)
             for index in range(offset, self.batches_per_epoch):
-                yield order[index * self.batch_size : (index + 1) * self.batch_size]
+                yield order[index * self.batch_size : (index + 1) * self.batch_size][self.rank :: self.world_size]
             epoch, offset = epoch + 1, 0
 
     def _read(self, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -56,3 +56,31 @@ def test_each_epoch_visits_every_full_batch_once_and_both_paths_agree(size, batc
         assert a.min() >= -1 and a.max() <= 1
         seen.extend(((a.flatten() + 1) * 127.5).round().long().tolist())
     assert len(seen) == len(set(seen)) == per_epoch * batch_size
+
+
+@settings(max_examples=20, deadline=None)
+@given(world_size=st.sampled_from([1, 2, 4]), per_rank=st.integers(1, 3), seed=st.integers(0, 5),
+       position=st.integers(0, 12))
+def test_shards_of_every_rank_make_up_exactly_the_single_process_batch(world_size, per_rank, seed, position):
+    data = dataset(48)
+    global_batch = world_size * per_rank
+    whole = BatchStream(data, global_batch, seed, torch.device("cpu"), position=position)
+    shards = [BatchStream(data, global_batch, seed, torch.device("cpu"), position=position, shard=(rank, world_size))
+              for rank in range(world_size)]
+    for _ in range(6):
+        samples, labels = next(whole)
+        parts = [next(shard) for shard in shards]
+        assert all(len(part[0]) == per_rank for part in parts)
+        rebuilt = torch.stack([part[0] for part in parts], dim=1).reshape(samples.shape)
+        assert torch.equal(rebuilt, samples)
+        assert torch.equal(torch.stack([part[1] for part in parts], dim=1).reshape(-1), labels)
+    assert {shard.position for shard in shards} == {whole.position}
+
+
+def test_a_global_batch_that_does_not_split_evenly_is_refused():
+    import pytest
+
+    from ganzoo.errors import GanzooError
+
+    with pytest.raises(GanzooError, match="--batch-size 6 .* divisible by the 4 processes"):
+        BatchStream(dataset(20), 6, 0, torch.device("cpu"), shard=(0, 4))
