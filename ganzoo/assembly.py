@@ -18,6 +18,7 @@ import ganzoo
 from ganzoo.config import RunConfig, resolve_hyperparameters, total_steps
 from ganzoo.contract import Architecture, DataSpec, Dataset, Loss
 from ganzoo.devices import resolve_device
+from ganzoo.distributed import World
 from ganzoo.errors import GanzooError
 from ganzoo.evaluate import EvalSettings, Evaluation, prepare_evaluation
 from ganzoo.options import resolve_options
@@ -50,6 +51,7 @@ class Assembly:
     hooks: Any = None
     loggers: list[Any] = field(default_factory=list)
     parameter_count: int = 0
+    world: World | None = None  # the processes training together; None: this one alone
 
     def build_networks(self) -> tuple[nn.Module, nn.Module]:
         """Fresh generator and discriminator on the run's device."""
@@ -68,6 +70,7 @@ class Assembly:
                 "total_steps": self.total_steps,
                 "device": str(self.device),
                 "precision": self.precision,
+                **(self.world.describe() if self.world else {"world_size": 1, "backend": None}),
                 "data_root": self.data_root,
                 "dataset_size": len(self.train_data),
                 "conditional": bool(self.architecture.conditional),
@@ -81,12 +84,17 @@ class Assembly:
         }
 
 
-def assemble(config: RunConfig, registry: Registry) -> Assembly:
-    """Resolve and check every part of a run, then load its training data."""
+def assemble(config: RunConfig, registry: Registry, world: World | None = None) -> Assembly:
+    """Resolve and check every part of a run, then load its training data.
+
+    With several processes (``world``), the device is the world's and only
+    rank 0, which evaluates and logs, prepares evaluation and loggers.
+    """
     architecture = registry.architecture(config.arch)
     loss = registry.loss(config.loss)
     dataset = registry.dataset(config.data)
-    device = resolve_device(config.device)
+    device = world.device if world else resolve_device(config.device)
+    main = world is None or world.is_main
     precision = resolve_precision(config.precision, device)
     data_root = config.data_root or default_data_root()
     check_path_text(data_root, "--data-root")
@@ -112,7 +120,10 @@ def assemble(config: RunConfig, registry: Registry) -> Assembly:
     if len(train_data) < config.batch_size:
         raise GanzooError(f"--batch-size {config.batch_size} is larger than dataset '{dataset.name}' ({len(train_data)} samples)")
     evaluation = None
-    if config.metrics:
+    if config.batch_size % (world.size if world else 1):
+        raise GanzooError(f"--batch-size {config.batch_size} (the global batch) must be divisible by the "
+                          f"{world.size} processes")
+    if config.metrics and main:
         evaluation = prepare_evaluation(
             config.metrics, registry, dataset=dataset, spec=spec, data_root=str(data_root),
             data_options=data_options, device=device,
@@ -120,9 +131,10 @@ def assemble(config: RunConfig, registry: Registry) -> Assembly:
                                   inception_weights=config.inception_weights, download=config.download),
         )
     loggers = [registry.logger(name) for name in config.log]
-    for logger in loggers:
+    for logger in loggers if main else ():
         logger.check()
     return Assembly(
+        world=world,
         loggers=loggers,
         hooks=GuardedHooks(registry.hook, registry.plugins),
         parameter_count=parameter_count,

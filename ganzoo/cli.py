@@ -24,6 +24,7 @@ from ganzoo.bench import BenchSettings, CellResult, plan, run_cells
 from ganzoo.bench_report import write_outputs
 from ganzoo.config import ON_NAN_CHOICES, RunConfig
 from ganzoo.devices import resolve_device
+from ganzoo.distributed import launch_from_environment
 from ganzoo.divergence import EXIT_DIVERGED, DivergedError
 from ganzoo.errors import GanzooError
 from ganzoo.evaluate import EVAL_FILE, REF_SPLITS, EvalSettings, append_record, split_names, prepare_evaluation
@@ -31,7 +32,7 @@ from ganzoo.metrics import INCEPTION_WEIGHTS_ENV
 from ganzoo.options import parse_assignments
 from ganzoo.progress import RichReporter
 from ganzoo.registry import KINDS, Registry, load_registry
-from ganzoo.runner import resume_run, start_run
+from ganzoo.runner import SilentReporter, resume_run, start_run
 from ganzoo.paths import default_data_root
 from ganzoo.precision import CHOICES as PRECISION_CHOICES
 from ganzoo.rundir import RunDir, rerun_config, run_dir_of
@@ -51,8 +52,13 @@ class UserError(click.ClickException):
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, quiet: bool = False) -> None:
         super().__init__("".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message))
+        self.quiet = quiet
+
+    def show(self, file: Any = None) -> None:
+        if not self.quiet:
+            super().show(file)
 
 
 class SafePath(click.Path):
@@ -71,18 +77,30 @@ class DivergedExit(UserError):
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn GanzooError into a one-line message and exit code 2 (3 for a diverged run)."""
+    """Turn GanzooError into a one-line message and exit code 2 (3 for a diverged run).
+
+    Under torchrun, an error every rank raised together (a failed check, a
+    divergence) is printed by rank 0 alone; the other ranks exit quietly
+    with the same code.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except DivergedError as error:
-            raise DivergedExit(str(error)) from None
+            raise DivergedExit(str(error), quiet=not _is_main_process()) from None
         except GanzooError as error:
-            raise UserError(str(error)) from None
+            raise UserError(str(error), quiet=getattr(error, "agreed", False) and not _is_main_process()) from None
 
     return wrapper
+
+
+def _is_main_process() -> bool:
+    try:
+        return launch_from_environment().is_main
+    except GanzooError:
+        return True
 
 
 def registry_of(ctx: click.Context) -> Registry:
@@ -158,6 +176,8 @@ def _positive_int() -> click.IntRange:
 @click.option("--preload/--no-preload", default=None,
               help="Hold an in-memory dataset on the device (default: when it fits); --no-preload streams it.")
 @click.option("--threads", type=_positive_int(), help="CPU threads for torch (default: torch's, one per core).")
+@click.option("--sync-bn/--no-sync-bn", "sync_bn", default=None,
+              help="Under torchrun: batch norm with the statistics of the global batch, not each process's share.")
 @click.option("--log", help="Comma-separated logging backends, e.g. tensorboard (see list-plugins).")
 @click.option("--metrics", help="Comma-separated metrics to evaluate (at the end, and every --eval-every steps).")
 @click.option("--eval-every", type=_positive_int(), help="Evaluate every N steps; keeps checkpoints/best-generator.safetensors.")
@@ -185,7 +205,8 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
             given[name] = split_names(given[name])
     out = given.pop("out", None)
     registry = registry_of(ctx)
-    reporter = RichReporter()
+    main_process = launch_from_environment().is_main  # under torchrun, rank 0 alone reports
+    reporter = RichReporter() if main_process else SilentReporter()
     if resume:
         if out:
             raise GanzooError("--out cannot be combined with --resume (the run directory is the one resumed)")
@@ -204,14 +225,16 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
         outcome = start_run(RunConfig(**given), registry, out, reporter)
     if outcome.interrupted:
         name = signal.Signals(outcome.signal).name if outcome.signal else "a signal"
-        click.echo(f"interrupted by {name} at step {outcome.step}/{outcome.total_steps}; checkpoint saved in "
-                   f"{outcome.run_dir}; continue with: ganzoo run --resume {outcome.run_dir}", err=True)
+        if main_process:
+            click.echo(f"interrupted by {name} at step {outcome.step}/{outcome.total_steps}; checkpoint saved in "
+                       f"{outcome.run_dir}; continue with: ganzoo run --resume {outcome.run_dir}", err=True)
         ctx.exit(128 + outcome.signal if outcome.signal else EXIT_INTERRUPTED)
     summary = ""
     if outcome.last_record:
         record = outcome.last_record
         summary = f"; final D loss {record['d_loss']:.4f}, G loss {record['g_loss']:.4f}"
-    click.echo(f"finished step {outcome.step}/{outcome.total_steps}: {outcome.run_dir}{summary}")
+    if main_process:
+        click.echo(f"finished step {outcome.step}/{outcome.total_steps}: {outcome.run_dir}{summary}")
 
 
 def _version_differences(saved: dict[str, Any], config: RunConfig, registry: Registry) -> list[str]:

@@ -71,6 +71,7 @@ class RunConfig:
     preload: bool | None = None
     threads: int | None = None
     on_nan: str = "stop"
+    sync_bn: bool = False
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "latent_dim", "sample_every", "checkpoint_every", "log_every", "eval_samples")

@@ -38,11 +38,12 @@ def adam(network: nn.Module, *, lr: float, betas: tuple[float, float]) -> torch.
     return torch.optim.Adam(parameters, lr=lr, betas=betas, foreach=True)
 
 
-def compiled(network: nn.Module, device: torch.device) -> Callable[..., torch.Tensor]:
-    """``network`` through ``torch.compile``; on CUDA with CUDA graphs ("reduce-overhead").
+def compiled(network: nn.Module, device: torch.device, mode: str | None = None) -> Callable[..., torch.Tensor]:
+    """``network`` through ``torch.compile``; on CUDA with CUDA graphs ("reduce-overhead") unless ``mode`` says otherwise.
 
     The module itself stays uncompiled, so its state dict keys and
     checkpoints are the same with or without ``--compile``.
     """
-    mode = "reduce-overhead" if device.type == "cuda" else None
+    if mode is None:
+        mode = "reduce-overhead" if device.type == "cuda" else "default"
     return torch.compile(network, mode=mode, dynamic=False)

@@ -29,8 +29,9 @@ def batches_at(assembly: Assembly, position: int, like: BatchStream | None = Non
     config = assembly.config
     data = like.dataset if like is not None else assembly.train_data
     preload = like.preloaded if like is not None else config.preload
+    world = assembly.world
     return BatchStream(data, config.batch_size, config.seed, assembly.device, position=position,
-                       workers=config.workers, preload=preload)
+                       workers=config.workers, preload=preload, shard=(world.rank, world.size) if world else (0, 1))
 
 
 def restore(trainer: AdversarialTrainer, assembly: Assembly, path: Path, saved: tuple[dict[str, Any], dict[str, Any]],
@@ -62,12 +63,13 @@ def check_state(tensors: dict[str, Any], meta: dict[str, Any], assembly: Assembl
 
 
 def roll_back(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, guard: DivergenceGuard,
-              diverged: tuple[int, str], checkpoint_step: int | None) -> tuple[int, float | None]:
+              diverged: tuple[int, str], checkpoint_step: int | None, writes: bool = True) -> tuple[int, float | None]:
     """Apply ``--on-nan`` to a divergence: stop, or reload the last good checkpoint once with lower learning rates.
 
     Returns the restored step and best metric value. Metrics logged after that
     step are dropped (they are redone) and a ``{"event": "rollback"}`` record
-    is appended to ``metrics.jsonl`` (``{"event": "diverged"}`` when the run stops).
+    is appended to ``metrics.jsonl`` (``{"event": "diverged"}`` when the run stops). With several
+    processes every rank restores the checkpoint and only the one with ``writes`` (rank 0) touches files.
 
     Raises:
         DivergedError: ``--on-nan stop``, a second divergence, or no
@@ -75,13 +77,16 @@ def roll_back(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, 
     """
     bad_step, what = diverged
     if not guard.may_roll_back or checkpoint_step is None:
-        run_dir.append_metrics({"event": "diverged", "step": bad_step, "reason": what, "checkpoint_step": checkpoint_step})
+        if writes:
+            run_dir.append_metrics({"event": "diverged", "step": bad_step, "reason": what,
+                                    "checkpoint_step": checkpoint_step})
         raise DivergedError(divergence_message(bad_step, what, str(run_dir.path), checkpoint_step, guard.rollbacks > 0))
     restored, best_value = restore(trainer, assembly, run_dir.state_path, read_checkpoint(run_dir.state_path, STATE_KIND), guard)
     guard.rolled_back()
     hyper = assembly.hyperparameters
     set_lr_scale(trainer, hyper["lr_g"], hyper["lr_d"], guard.lr_scale)
-    run_dir.truncate_metrics(restored)
-    run_dir.append_metrics({"event": "rollback", "step": restored, "bad_step": bad_step, "reason": what,
-                            "restored_step": restored, "lr_scale": guard.lr_scale})
+    if writes:
+        run_dir.truncate_metrics(restored)
+        run_dir.append_metrics({"event": "rollback", "step": restored, "bad_step": bad_step, "reason": what,
+                                "restored_step": restored, "lr_scale": guard.lr_scale})
     return restored, best_value

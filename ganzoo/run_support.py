@@ -7,7 +7,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import torch
@@ -41,8 +41,16 @@ class LossWindow:
         finally:
             self._clock = time.perf_counter()
 
-    def flush(self, step: int, samples_per_step: int) -> dict[str, Any]:
-        d_loss, g_loss, penalty = (self._sums / self._count).tolist()  # the one device sync per window
+    def flush(self, step: int, samples_per_step: int,
+              average: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, Any]:
+        """The window's mean losses and throughput as a ``metrics.jsonl`` record; starts a new window.
+
+        ``average`` combines the means of data-parallel ranks (see :meth:`ganzoo.distributed.World.mean`).
+        """
+        means = self._sums / self._count
+        if average is not None:
+            means = average(means)
+        d_loss, g_loss, penalty = means.tolist()  # the one device sync per window
         seconds = self._seconds + time.perf_counter() - self._clock
         record = {
             "step": step,

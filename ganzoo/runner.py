@@ -18,6 +18,7 @@ from ganzoo.assembly import Assembly, assemble
 from ganzoo.callbacks import RunContext
 from ganzoo.checkpoint import GeneratorRecord, read_checkpoint, save_generator, write_checkpoint
 from ganzoo.config import RunConfig
+from ganzoo.distributed import World, joined
 from ganzoo.divergence import DivergedError, DivergenceGuard, divergence_message
 from ganzoo.errors import GanzooError
 from ganzoo.evaluate import EVAL_FILE, append_record, is_better
@@ -30,6 +31,7 @@ from ganzoo.run_support import (Due, LoggerFanOut, LossWindow, PluginHookError, 
 from ganzoo.rundir import RunDir
 from ganzoo.sampling import class_labels, generate, save_grid
 from ganzoo.sources import GeneratorSamples
+from ganzoo.sync_batchnorm import synchronize_batch_norm
 from ganzoo.training import AdversarialTrainer
 
 #: Options that may change when a run is resumed; the others define the run.
@@ -77,15 +79,25 @@ class RunOutcome:
 
 
 def start_run(config: RunConfig, registry: Registry, out: str | Path | None = None, reporter: Reporter | None = None) -> RunOutcome:
-    """Check everything, create the run directory and train from scratch."""
-    run_dir = RunDir(out or default_run_dir(config.arch, config.loss, config.data))
-    check_output(run_dir.path, 0)  # an impossible --out fails before the data is loaded
-    run_dir.ensure_new()
-    assembly = assemble(config, registry)
-    check_output(run_dir.path, assembly.parameter_count)
-    run_dir.create()
-    run_dir.write_config(assembly.describe())
-    return _train(assembly, run_dir, None, reporter or SilentReporter())
+    """Check everything, create the run directory and train from scratch.
+
+    Under torchrun every process calls this; rank 0 creates the run directory.
+    """
+    with joined(config.device) as world:
+        run_dir = RunDir(out or world.from_main(lambda: default_run_dir(config.arch, config.loss, config.data)))
+
+        def prepare() -> Assembly:
+            if world.is_main:
+                check_output(run_dir.path, 0)  # an impossible --out fails before the data is loaded
+                run_dir.ensure_new()
+            assembly = assemble(config, registry, world)
+            if world.is_main:
+                check_output(run_dir.path, assembly.parameter_count)
+                run_dir.create()
+                run_dir.write_config(assembly.describe())
+            return assembly
+
+        return _train(world.agreed(prepare), run_dir, None, reporter or SilentReporter())
 
 
 def resume_run(path: str | Path, overrides: dict[str, Any], registry: Registry, reporter: Reporter | None = None) -> RunOutcome:
@@ -107,22 +119,38 @@ def resume_run(path: str | Path, overrides: dict[str, Any], registry: Registry, 
     # A run keeps the precision it started with, even if "auto" would now choose another.
     values["precision"] = saved["resolved"].get("precision", values.get("precision", "fp32"))
     values.update(overrides)
-    tensors, meta = read_checkpoint(run_dir.state_path, STATE_KIND)
-    assembly = assemble(RunConfig.from_json(values), registry)
-    check_output(run_dir.path, assembly.parameter_count)
-    if meta["step"] >= assembly.total_steps:
-        raise GanzooError(
-            f"{path} is already at step {meta['step']} of {assembly.total_steps}; "
-            f"pass --steps larger than {meta['step']} to continue it"
-        )
-    run_dir.remove_temporary_files()  # left by a process killed mid-write
-    run_dir.write_config(assembly.describe())
-    run_dir.truncate_metrics(meta["step"])
-    return _train(assembly, run_dir, (tensors, meta), reporter or SilentReporter())
+    config = RunConfig.from_json(values)
+    with joined(config.device) as world:
+
+        def prepare() -> tuple[Assembly, tuple[dict, dict]]:
+            tensors, meta = read_checkpoint(run_dir.state_path, STATE_KIND)  # every rank resumes from the same file
+            assembly = assemble(config, registry, world)
+            if world.is_main:
+                check_output(run_dir.path, assembly.parameter_count)
+            if meta["step"] >= assembly.total_steps:
+                raise GanzooError(
+                    f"{path} is already at step {meta['step']} of {assembly.total_steps}; "
+                    f"pass --steps larger than {meta['step']} to continue it"
+                )
+            if world.is_main:
+                run_dir.remove_temporary_files()  # left by a process killed mid-write
+                run_dir.write_config(assembly.describe())
+                run_dir.truncate_metrics(meta["step"])
+            return assembly, (tensors, meta)
+
+        assembly, state = world.agreed(prepare)
+        return _train(assembly, run_dir, state, reporter or SilentReporter())
 
 
 def _train(assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None, reporter: Reporter) -> RunOutcome:
     return _TrainingRun(assembly, run_dir, saved, reporter).train()
+
+
+class _NoHooks:
+    """Lifecycle hooks on ranks other than 0: plugins see one run, through rank 0."""
+
+    def __getattr__(self, hook_name: str) -> Any:
+        return lambda **kwargs: None
 
 
 class _TrainingRun:
@@ -130,18 +158,25 @@ class _TrainingRun:
 
     def __init__(self, assembly: Assembly, run_dir: RunDir, saved: tuple[dict, dict] | None, reporter: Reporter) -> None:
         config = assembly.config
+        self.world = world = assembly.world or World.single(assembly.device)
         if config.threads:
             torch.set_num_threads(config.threads)
+        # The same seed on every rank: identical initial weights, noise and RNG states, so one checkpoint resumes all.
         torch.manual_seed(config.seed)
         generator, discriminator = assembly.build_networks()
+        if config.sync_bn and world.distributed:
+            generator = synchronize_batch_norm(generator, assembly.device)
+            discriminator = synchronize_batch_norm(discriminator, assembly.device)
         hyper = assembly.hyperparameters
         self.trainer = AdversarialTrainer(
             generator, discriminator, assembly.loss, batches_at(assembly, saved[1]["batches_drawn"] if saved else 0),
             latent_dim=config.latent_dim, n_critic=hyper["n_critic"], lr_g=hyper["lr_g"], lr_d=hyper["lr_d"],
             betas=hyper["betas"], grad_clip=config.grad_clip, conditional=assembly.architecture.conditional,
             device=assembly.device, seed=config.seed, precision=assembly.precision, compile=config.compile,
+            world=world,
         )
-        self.assembly, self.config, self.run_dir, self.reporter = assembly, config, run_dir, reporter
+        self.assembly, self.config, self.run_dir = assembly, config, run_dir
+        self.reporter = reporter if world.is_main else SilentReporter()
         self.best = _BestCheckpoint(assembly, run_dir)
         self.guard = DivergenceGuard(config.on_nan, assembly.device)
         self.step = 0
@@ -150,9 +185,9 @@ class _TrainingRun:
         self.checkpoint_step = self.step if saved else None  # the step of the last good checkpoint on disk
         self.grid = _fixed_noise(assembly)
         self.outcome = RunOutcome(run_dir.path, self.step, assembly.total_steps, interrupted=False)
-        self.run = RunContext(run_dir.path, run_dir.read_config(), assembly.spec, assembly.total_steps, self.step,
-                              generator, discriminator, assembly.device)
-        self.hooks = assembly.hooks
+        self.run = RunContext(run_dir.path, run_dir.read_config() if world.is_main else {}, assembly.spec,
+                              assembly.total_steps, self.step, generator, discriminator, assembly.device)
+        self.hooks = assembly.hooks if world.is_main else _NoHooks()
         self.window = LossWindow()
         self.loggers = LoggerFanOut([])
 
@@ -162,7 +197,8 @@ class _TrainingRun:
         try:
             try:
                 self.hooks.on_run_start(run=self.run)
-                self.loggers = LoggerFanOut([logger.open(self.run) for logger in self.assembly.loggers])
+                if self.world.is_main:
+                    self.loggers = LoggerFanOut([logger.open(self.run) for logger in self.assembly.loggers])
                 with stop_on_signals() as stop:
                     self._loop(stop)
             finally:
@@ -170,8 +206,9 @@ class _TrainingRun:
                 self.loggers.close()
             self.hooks.on_run_end(run=self.run, step=self.step, interrupted=self.outcome.interrupted)
         except PluginHookError as error:
+            # Hooks run on rank 0 alone, so this checkpoint is written without asking the other ranks.
             if self.checkpoint_step != self.step and not self.guard.check(self.trainer, self.step, weights=True):
-                self._checkpoint()  # the training itself was fine: keep it
+                self._checkpoint(collective=False)  # the training itself was fine: keep it
             finished = self.step >= self.assembly.total_steps
             raise GanzooError(after_plugin_error(error, self.run_dir.path, self.checkpoint_step, finished)) from None
         except OSError as error:  # a full disk, a vanished directory: the previous checkpoint is untouched
@@ -179,6 +216,14 @@ class _TrainingRun:
                     else "no checkpoint was written")
             raise GanzooError(f"stopped at step {self.step}: {error}; {kept}; fix the cause (e.g. free disk space), "
                               f"then continue with: ganzoo run --resume {self.run_dir.path}") from None
+        except torch.distributed.DistError as error:
+            if self.world.is_main:
+                raise
+            # Another rank stopped (its own message says why); torchrun ends this one too.
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise GanzooError(f"rank {self.world.rank}: lost contact with the other processes at step {self.step} "
+                              f"({first_line}); rank 0's message says why") from None
+        self.world.barrier()  # no rank exits (and makes torchrun stop the others) before rank 0 has written everything
         self.outcome.step = self.step
         return self.outcome
 
@@ -186,46 +231,58 @@ class _TrainingRun:
         config, total = self.config, self.assembly.total_steps
         deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
         last = self.step >= total
-        while not last and not stop.is_set():
+        stopping = False
+        # Every decision that ends or rewinds the loop is agreed by all ranks (world.any, world.earliest):
+        # a rank that stopped alone would leave the others waiting in the next all-reduce.
+        while not last:
+            (stopping,) = self.world.any(stop.is_set())
+            if stopping:
+                break
             losses = self.window.add(self.trainer.step())
             self.step += 1
             self.guard.update(losses, self.step)
             # The time budget ends a run like reaching --steps: final log, grid, eval and checkpoint.
-            last = self.step == total or (deadline is not None and time.monotonic() >= deadline)
-            due = housekeeping_due(config, self.step, last, evaluation=self.assembly.evaluation is not None)
+            (time_up,) = self.world.any(time.monotonic() >= deadline) if deadline is not None else (False,)
+            last = self.step == total or time_up
+            due = housekeeping_due(config, self.step, last, evaluation=bool(config.metrics))
             # The divergence flag is read only where the loop syncs anyway, and before every checkpoint.
-            diverged = self.guard.check(self.trainer, self.step, weights=due.checkpoint) if due.anything else None
+            diverged = (self.world.earliest(self.guard.check(self.trainer, self.step, weights=due.checkpoint))
+                        if due.anything else None)
             if diverged:
                 self.step, self.best.value = roll_back(self.trainer, self.assembly, self.run_dir, self.guard, diverged,
-                                                       self.checkpoint_step)
+                                                       self.checkpoint_step, writes=self.world.is_main)
                 self.window, last = LossWindow(), False
                 continue
             self._housekeeping(due)
-        if stop.is_set() and not last:
-            diverged = self.guard.check(self.trainer, self.step, weights=True)
+        if stopping:
+            diverged = self.world.earliest(self.guard.check(self.trainer, self.step, weights=True))
             if diverged:
                 raise DivergedError(divergence_message(*diverged, str(self.run_dir.path), self.checkpoint_step,
                                                        self.guard.rollbacks > 0))
             self._checkpoint()
             self.hooks.on_checkpoint(run=self.run, step=self.step, path=str(self.run_dir.state_path))
-            _write_grid(self.trainer, self.assembly, self.run_dir, self.step, self.grid)
+            if self.world.is_main:
+                _write_grid(self.trainer, self.assembly, self.run_dir, self.step, self.grid)
             self.outcome.interrupted = True
-            self.outcome.signal = stop.signum
+            self.outcome.signal = next((signum for signum in self.world.gather(stop.signum) if signum), None)
 
     def _housekeeping(self, due: Due) -> None:
-        step, record = self.step, None
+        step, record, main = self.step, None, self.world.is_main
         if due.log:
-            record = self.window.flush(step, self.config.batch_size * self.assembly.hyperparameters["n_critic"])
-            self.run_dir.append_metrics(record)
-            self.reporter.log(record)
-            self.outcome.last_record = record
-            self.outcome.records.append(record)
-            self.loggers.losses(record)
+            # Losses averaged over ranks: those of the global batch. --batch-size is the global batch.
+            record = self.window.flush(step, self.config.batch_size * self.assembly.hyperparameters["n_critic"],
+                                       average=self.world.mean)
+            if main:
+                self.run_dir.append_metrics(record)
+                self.reporter.log(record)
+                self.outcome.last_record = record
+                self.outcome.records.append(record)
+                self.loggers.losses(record)
         self.hooks.on_step_end(run=self.run, step=step, record=record)
         with self.window.paused():
-            if due.sample:
+            if due.sample and main:
                 self.loggers.images(step, _write_grid(self.trainer, self.assembly, self.run_dir, step, self.grid))
-            if due.evaluate:
+            if due.evaluate and main:  # rank 0 evaluates alone; the others wait in the next collective
                 evaluated = self.best.evaluate(self.trainer, step)
                 self.reporter.log(evaluated)
                 self.outcome.records.append(evaluated)
@@ -235,8 +292,19 @@ class _TrainingRun:
                 self._checkpoint()
                 self.hooks.on_checkpoint(run=self.run, step=step, path=str(self.run_dir.state_path))
 
-    def _checkpoint(self) -> None:
-        _write_checkpoint(self.trainer, self.assembly, self.run_dir, self.step, self.best.value, self.guard.state())
+    def _checkpoint(self, collective: bool = True) -> None:
+        """Rank 0 writes the training state; with several ranks, after checking that they all hold the same weights."""
+        replicas: dict[str, Any] = {}
+        if self.world.distributed and collective:
+            digests = self.world.replica_digests(self.trainer.replicated_tensors())
+            if len(set(digests)) > 1:
+                kept = f"the checkpoint of step {self.checkpoint_step} is kept" if self.checkpoint_step is not None else ""
+                raise GanzooError(f"the {self.world.size} processes hold different weights at step {self.step} "
+                                  f"(a bug or a hardware fault), so it is not checkpointed; {kept}")
+            replicas = {"world_size": self.world.size, "replica_digests": digests}
+        if self.world.is_main:
+            _write_checkpoint(self.trainer, self.assembly, self.run_dir, self.step, self.best.value,
+                              {**self.guard.state(), **replicas})
         self.checkpoint_step = self.step
 
 

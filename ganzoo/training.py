@@ -16,6 +16,7 @@ from torch import nn
 
 from ganzoo.checkpoint import load_module, load_optimizer, module_tensors, optimizer_parts
 from ganzoo.contract import Loss
+from ganzoo.distributed import World
 from ganzoo.fastpath import adam, compiled, prefer_channels_last
 from ganzoo.precision import Precision
 
@@ -45,6 +46,12 @@ class AdversarialTrainer:
         seed: seeds the noise RNG.
         precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (see :mod:`ganzoo.precision`).
         compile: run the networks' forward passes through ``torch.compile``.
+        world: the processes training together (see :mod:`ganzoo.distributed`);
+            None for one process. With several, ``batches`` yields this
+            rank's share of each global batch, both networks train through
+            DistributedDataParallel and the noise is this rank's share of
+            the global batch's noise, so a step computes what one process
+            would with the whole batch.
 
     Convolutional networks are switched to channels-last memory format and
     Adam runs fused where the device supports it (see :mod:`ganzoo.fastpath`).
@@ -68,6 +75,7 @@ class AdversarialTrainer:
         seed: int,
         precision: str = "fp32",
         compile: bool = False,
+        world: World | None = None,
     ) -> None:
         self.generator = prefer_channels_last(generator)
         self.discriminator = prefer_channels_last(discriminator)
@@ -82,11 +90,19 @@ class AdversarialTrainer:
         self.optimizer_d = adam(discriminator, lr=lr_d, betas=betas)
         self.noise_rng = torch.Generator(device=device).manual_seed(seed)
         self.precision = Precision(precision, device)
-        # Checkpoints and sampling use the plain modules; only the training step runs the compiled ones.
-        self._generator_forward = compiled(generator, device) if compile else generator
+        self.world = world or World.single(device)
+        # Checkpoints and sampling use the plain modules; only the training step runs the wrapped ones.
+        # CUDA graphs do not capture DDP's gradient all-reduce, so several processes compile without them.
+        compile_mode = "default" if self.world.distributed else None
+        self._generator_forward = _maybe_compiled(self.world.wrap(generator), device, compile, compile_mode)
         # A gradient penalty differentiates D twice, which compiled graphs do not support.
         compile_critic = compile and type(loss).penalty is Loss.penalty
-        self._discriminator_forward = compiled(discriminator, device) if compile_critic else discriminator
+        self._discriminator_forward = _maybe_compiled(self.world.wrap(discriminator), device, compile_critic, compile_mode)
+        # G's update reads D without updating it: through DDP it would wait for D gradients that never come.
+        self._frozen_discriminator_forward = (
+            _maybe_compiled(discriminator, device, compile_critic, compile_mode) if self.world.distributed
+            else self._discriminator_forward
+        )
 
     def step(self) -> StepLosses:
         """One generator step and the ``n_critic`` discriminator steps before it."""
@@ -102,15 +118,21 @@ class AdversarialTrainer:
         return StepLosses(d_loss.detach(), g_loss.detach(), penalty)
 
     def _generate(self, count: int, labels: torch.Tensor) -> torch.Tensor:
-        z = torch.randn(count, self.latent_dim, device=self.device, generator=self.noise_rng)
+        # Every rank draws the global batch's noise and keeps its share: the RNG stays the same on all ranks
+        # (one checkpoint resumes them all) and the step matches one process with the whole batch.
+        z = torch.randn(count * self.world.size, self.latent_dim, device=self.device, generator=self.noise_rng)
+        z = self.world.shard(z)
         return self._generator_forward(z, labels) if self.conditional else self._generator_forward(z)
 
-    def _discriminate(self, samples: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _discriminate(self, samples: torch.Tensor, labels: torch.Tensor,
+                      frozen: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Adversarial logits ``(N,)`` and, for an auxiliary-classifier discriminator, class logits.
 
         Logits leave the network as float32 whatever the precision: losses own the numerics.
+        ``frozen``: for G's update, which reads D without training it.
         """
-        output = self._discriminator_forward(samples, labels) if self.conditional else self._discriminator_forward(samples)
+        network = self._frozen_discriminator_forward if frozen else self._discriminator_forward
+        output = network(samples, labels) if self.conditional else network(samples)
         if isinstance(output, tuple):
             logits, class_logits = output
             return logits.reshape(-1).float(), class_logits.float()
@@ -132,7 +154,7 @@ class AdversarialTrainer:
         self.discriminator.requires_grad_(False)
         try:
             with self.precision.autocast():
-                logits, class_logits = self._discriminate(fake, labels)
+                logits, class_logits = self._discriminate(fake, labels, frozen=True)
                 loss = self.loss.generator_loss(logits) + _class_loss(class_logits, labels)
             self.optimizer_g.zero_grad(set_to_none=True)
             self.precision.step("generator", loss, self.optimizer_g, lambda: self._clip(self.generator))
@@ -143,6 +165,15 @@ class AdversarialTrainer:
     def _clip(self, network: nn.Module) -> None:
         if self.grad_clip is not None:
             nn.utils.clip_grad_norm_(network.parameters(), self.grad_clip)
+
+    def replicated_tensors(self) -> dict[str, torch.Tensor]:
+        """Weights and optimizer states: what data-parallel ranks hold bit-identical (batch-norm running
+        statistics are per rank unless ``--sync-bn``)."""
+        tensors = {f"generator.{name}": p for name, p in self.generator.named_parameters()}
+        tensors.update({f"discriminator.{name}": p for name, p in self.discriminator.named_parameters()})
+        for prefix, optimizer in (("optimizer_g", self.optimizer_g), ("optimizer_d", self.optimizer_d)):
+            tensors.update(optimizer_parts(prefix, optimizer)[0])
+        return tensors
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Tensors and JSON metadata for a resumable checkpoint."""
@@ -168,6 +199,10 @@ class AdversarialTrainer:
         torch.set_rng_state(tensors["rng.torch"])
         if self.device.type == "cuda" and "rng.cuda" in tensors:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+
+
+def _maybe_compiled(network: nn.Module, device: torch.device, compile: bool, mode: str | None) -> nn.Module:
+    return compiled(network, device, mode) if compile else network
 
 
 def _class_loss(class_logits: torch.Tensor | None, labels: torch.Tensor) -> torch.Tensor | float:

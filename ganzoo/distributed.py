@@ -1,0 +1,254 @@
+"""Data-parallel training across processes: torch.distributed and DistributedDataParallel, launched by torchrun.
+
+``torchrun --nproc-per-node N -m ganzoo run ...`` starts N copies of
+``ganzoo run``; torchrun tells each its place through the environment
+(``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT``).
+:func:`joined` turns that into a :class:`World`: the process group (NCCL
+on CUDA, gloo on the CPU), this process's device (``cuda:LOCAL_RANK``) and
+the few collectives the run loop needs. Without torchrun the world is a
+single process and every collective returns its input, so single-process
+runs pay nothing.
+
+How a run uses it (see :mod:`ganzoo.runner` and docs/distributed.md): every
+rank draws the same global batches and global noise and keeps its share
+(items ``rank::world_size``), both networks are wrapped in DDP, so the
+gradients, and hence the weights, are those of one process with the same
+global batch; rank 0 alone writes files; decisions that end or rewind the
+loop (a signal, the time budget, a divergence) are agreed by all ranks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ganzoo.devices import resolve_device
+from ganzoo.errors import GanzooError
+
+#: Minutes a rank waits in a collective for the others (rank 0 evaluating alone, a slow checkpoint).
+TIMEOUT_ENV = "GANZOO_DIST_TIMEOUT_MINUTES"
+DEFAULT_TIMEOUT_MINUTES = 60.0
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Launch:
+    """This process's place as torchrun (or another launcher) wrote it into the environment."""
+
+    rank: int
+    local_rank: int
+    world_size: int
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this is rank 0, the one process that writes files and prints."""
+        return self.rank == 0
+
+
+def launch_from_environment(environ: Mapping[str, str] | None = None) -> Launch:
+    """Read ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``; a process started without a launcher is rank 0 of 1."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for name, default in (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0")):
+        text = environ.get(name, default)
+        try:
+            values[name] = int(text)
+        except ValueError:
+            raise GanzooError(f"environment variable {name}={text!r} is not an integer "
+                              "(it is set by torchrun; do not set it by hand)") from None
+    launch = Launch(values["RANK"], values["LOCAL_RANK"], values["WORLD_SIZE"])
+    if launch.world_size < 1 or not 0 <= launch.rank < launch.world_size or launch.local_rank < 0:
+        raise GanzooError(f"inconsistent launcher environment: RANK={launch.rank}, LOCAL_RANK={launch.local_rank}, "
+                          f"WORLD_SIZE={launch.world_size}")
+    return launch
+
+
+class World:
+    """The processes that train one model together, seen from one of them.
+
+    Args:
+        launch: this process's rank, local rank and the world size.
+        device: this process's device.
+        backend: ``nccl`` or ``gloo``; None for a single process.
+
+    A world of one process has no process group; its collectives return
+    their input unchanged.
+    """
+
+    def __init__(self, launch: Launch, device: torch.device, backend: str | None = None) -> None:
+        self.rank = launch.rank
+        self.local_rank = launch.local_rank
+        self.size = launch.world_size
+        self.device = device
+        self.backend = backend
+        # Control decisions (stop, time up, errors) travel over gloo on the CPU, so making them never waits for a GPU.
+        self._control = None
+        if self.distributed:
+            self._control = dist.new_group(backend="gloo") if backend == "nccl" else dist.group.WORLD
+
+    @classmethod
+    def single(cls, device: torch.device) -> World:
+        """The world of a process training alone on ``device``."""
+        return cls(Launch(0, 0, 1), device)
+
+    @property
+    def distributed(self) -> bool:
+        """Whether more than one process trains."""
+        return self.size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process is rank 0, which alone writes the run's files and reports progress."""
+        return self.rank == 0
+
+    def describe(self) -> dict[str, Any]:
+        """What ``config.json`` records about the processes a run used."""
+        return {"world_size": self.size, "backend": self.backend}
+
+    def wrap(self, network: nn.Module) -> nn.Module:
+        """``network`` in DistributedDataParallel (gradients averaged over ranks); itself for one process."""
+        if not self.distributed:
+            return network
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(network, device_ids=device_ids)
+
+    def shard(self, batch: torch.Tensor) -> torch.Tensor:
+        """This rank's part of a global batch: items ``rank::world_size``."""
+        return batch[self.rank :: self.size] if self.distributed else batch
+
+    def any(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag, true if it is true on any rank."""
+        if not self.distributed:
+            return flags
+        values = torch.tensor([int(flag) for flag in flags], dtype=torch.int32)
+        dist.all_reduce(values, op=dist.ReduceOp.MAX, group=self._control)
+        return tuple(bool(value) for value in values.tolist())
+
+    def mean(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The average of ``tensor`` over ranks (a new tensor, on this rank's device)."""
+        if not self.distributed:
+            return tensor
+        total = tensor.detach().clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total / self.size
+
+    def gather(self, value: T) -> list[T]:
+        """Every rank's ``value`` (picklable), in rank order, on every rank."""
+        if not self.distributed:
+            return [value]
+        values: list[Any] = [None] * self.size
+        dist.all_gather_object(values, value, group=self._control)
+        return values
+
+    def from_main(self, make: Callable[[], T]) -> T:
+        """``make()`` evaluated on rank 0 and sent to every rank (e.g. a run directory named after the time)."""
+        if not self.distributed:
+            return make()
+        box = [make() if self.is_main else None]
+        dist.broadcast_object_list(box, src=0, group=self._control)
+        return box[0]
+
+    def agreed(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on every rank; if it raised :class:`GanzooError` on any rank, raise it on all.
+
+        Without this, a check that fails on one rank only (rank 0's output
+        directory, one node's data) would leave the others waiting in the
+        next collective.
+        """
+        try:
+            result, problem = work(), None
+        except GanzooError as error:
+            if not self.distributed:
+                raise
+            result, problem = None, error
+        if not self.distributed:
+            return result
+        problems = self.gather(str(problem) if problem is not None else None)
+        failed = [(rank, text) for rank, text in enumerate(problems) if text is not None]
+        if failed:
+            rank, text = failed[0]
+            error = problem if rank == self.rank else GanzooError(text if rank == 0 else f"rank {rank}: {text}")
+            if rank == self.rank and rank != 0:
+                error = type(problem)(f"rank {rank}: {text}")
+            error.agreed = True  # every rank raises it; rank 0 alone prints it
+            raise error
+        return result
+
+    def earliest(self, finding: tuple[int, str] | None) -> tuple[int, str] | None:
+        """The finding ``(step, what)`` with the lowest step over all ranks, or None when no rank has one."""
+        findings = [item for item in self.gather(finding) if item is not None]
+        return min(findings, key=lambda item: item[0]) if findings else None
+
+    def replica_digests(self, tensors: Mapping[str, torch.Tensor]) -> list[str]:
+        """Every rank's SHA-256 of ``tensors`` (weights and optimizer states), in rank order.
+
+        DDP keeps these bit-identical across ranks; a difference means a
+        desynchronised run, which must not be checkpointed.
+        """
+        digest = hashlib.sha256()
+        for name in sorted(tensors):
+            digest.update(name.encode())
+            digest.update(tensors[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        return self.gather(digest.hexdigest())
+
+    def barrier(self) -> None:
+        """Wait until every rank gets here (e.g. so no rank exits before rank 0 has written its checkpoint)."""
+        if self.distributed:
+            dist.barrier(group=self._control)
+
+
+def _join(requested_device: str) -> tuple[World, bool]:
+    launch = launch_from_environment()
+    if launch.world_size == 1:
+        return World(launch, resolve_device(requested_device)), False
+    device = resolve_device(requested_device)
+    if device.type == "mps":
+        raise GanzooError("--device mps cannot train with several processes; use cuda (NCCL) or cpu (gloo)")
+    if device.type == "cuda":
+        if device.index is not None:
+            raise GanzooError(f"--device {requested_device} names one GPU, but torchrun started {launch.world_size} "
+                              "processes; use --device cuda (each process takes cuda:LOCAL_RANK)")
+        if launch.local_rank >= torch.cuda.device_count():
+            raise GanzooError(f"LOCAL_RANK {launch.local_rank} has no GPU: this node has {torch.cuda.device_count()}; "
+                              "start at most one process per GPU (--nproc-per-node)")
+        device = torch.device("cuda", launch.local_rank)
+        torch.cuda.set_device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if dist.is_initialized():  # a library user set the group up already
+        if dist.get_backend() != backend:
+            raise GanzooError(f"the process group uses {dist.get_backend()}, but a {device.type} run needs {backend}")
+        return World(launch, device, backend), False
+    dist.init_process_group(backend, timeout=datetime.timedelta(minutes=_timeout_minutes()),
+                            device_id=device if device.type == "cuda" else None)
+    return World(launch, device, backend), True
+
+
+@contextlib.contextmanager
+def joined(requested_device: str) -> Iterator[World]:
+    """This process's :class:`World`: joins torchrun's process group for the run and leaves it afterwards."""
+    world, owns_group = _join(requested_device)
+    try:
+        yield world
+    finally:
+        if owns_group:
+            dist.destroy_process_group()
+
+
+def _timeout_minutes() -> float:
+    text = os.environ.get(TIMEOUT_ENV, str(DEFAULT_TIMEOUT_MINUTES))
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = float("nan")
+    if not minutes > 0:
+        raise GanzooError(f"{TIMEOUT_ENV}={text!r} must be a positive number of minutes")
+    return minutes
