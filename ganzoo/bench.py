@@ -2,7 +2,9 @@
 
 Each cell runs in its own process (``ganzoo run``), so a crash, a divergence
 or a memory peak belongs to that cell alone, and on a machine with several
-GPUs the cells run side by side, one per GPU. A cell's run directory is the
+GPUs the cells run side by side, one per GPU; with ``nproc_per_cell`` N > 1
+each cell is a torchrun job of N data-parallel processes (N GPUs each, or N
+gloo processes on the CPU). A cell's run directory is the
 record of its state: an interrupted sweep resumes by finishing partial cells
 and skipping finished ones.
 """
@@ -66,10 +68,13 @@ class BenchSettings:
     log_every: int = 50
     device: str = "auto"
     data_root: str | None = None
+    nproc_per_cell: int = 1
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.minutes is None):
             raise GanzooError("give exactly one budget per cell: --steps N or --minutes M")
+        if self.nproc_per_cell < 1:
+            raise GanzooError(f"--nproc-per-cell must be positive, got {self.nproc_per_cell}")
 
 
 @dataclass
@@ -140,11 +145,10 @@ def cell_state(cell_dir: Path) -> str:
 
 def run_cells(cells: list[Cell], settings: BenchSettings, out: Path, registry: Registry,
               on_result: Callable[[CellResult], None]) -> list[CellResult]:
-    """Run every runnable cell (in parallel, one per GPU, when there are several) and collect results."""
+    """Run every runnable cell (in parallel when there are GPUs for several) and collect results."""
     slots: Queue = Queue()
-    gpus = torch.cuda.device_count() if settings.device in ("auto", "cuda") else 0
-    for slot in range(max(1, gpus if gpus > 1 else 1)):
-        slots.put(slot if gpus > 1 else None)
+    for slot in gpu_slots(settings.device, settings.nproc_per_cell):
+        slots.put(slot)
     lock = threading.Lock()
     results: dict[str, CellResult] = {}
 
@@ -169,10 +173,29 @@ def run_cells(cells: list[Cell], settings: BenchSettings, out: Path, registry: R
     return [results[cell.name] for cell in cells]
 
 
-def _run_cell(cell: Cell, settings: BenchSettings, cell_dir: Path, registry: Registry, gpu: int | None) -> CellResult:
+def gpu_slots(device: str, per_cell: int) -> list[str | None]:
+    """The ``CUDA_VISIBLE_DEVICES`` of each cell that may run at once: groups of ``per_cell`` GPUs.
+
+    ``[None]`` (one cell at a time, environment untouched) without GPUs.
+    GPUs already restricted by ``CUDA_VISIBLE_DEVICES`` stay restricted.
+    """
+    count = torch.cuda.device_count() if device in ("auto", "cuda") else 0
+    if count == 0:
+        return [None]
+    if per_cell > count:
+        raise GanzooError(f"--nproc-per-cell {per_cell} needs {per_cell} GPUs, this machine shows {count}")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [part.strip() for part in visible.split(",")][:count] if visible else [str(index) for index in range(count)]
+    return [",".join(ids[start : start + per_cell]) for start in range(0, count - per_cell + 1, per_cell)]
+
+
+def _run_cell(cell: Cell, settings: BenchSettings, cell_dir: Path, registry: Registry, gpus: str | None) -> CellResult:
     state = cell_state(cell_dir)
     if state != "done":
         command = [sys.executable, "-m", "ganzoo.cli", "run"]
+        if settings.nproc_per_cell > 1:
+            command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                       "--nproc-per-node", str(settings.nproc_per_cell), "-m", "ganzoo.cli", "run"]
         if state == "partial":
             command += ["--resume", str(cell_dir)]
         else:
@@ -185,17 +208,25 @@ def _run_cell(cell: Cell, settings: BenchSettings, cell_dir: Path, registry: Reg
             if settings.batch_size:
                 command += ["--batch-size", str(settings.batch_size)]
         command += ["--steps", str(settings.steps)] if settings.steps else ["--steps", "1000000000", "--max-minutes", str(settings.minutes)]
-        command += ["--device", "cuda" if gpu is not None else settings.device]
+        command += ["--device", "cuda" if gpus is not None else settings.device]
         if settings.data_root:
             command += ["--data-root", settings.data_root]
         env = dict(os.environ)
-        if gpu is not None:
-            env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        if gpus is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpus
         finished = subprocess.run(command, capture_output=True, text=True, env=env)
         if finished.returncode not in (0, EXIT_DIVERGED):  # a diverged run still has a run directory to read
-            lines = [line for line in (finished.stderr or finished.stdout).splitlines() if line.strip()]
-            return CellResult(cell, "failed", lines[-1] if lines else f"exit code {finished.returncode}")
+            return CellResult(cell, "failed", _failure_reason(finished))
     return collect(cell, cell_dir, registry)
+
+
+def _failure_reason(finished: subprocess.CompletedProcess) -> str:
+    """ganzoo's one-line error if the cell printed one (torchrun adds its own report after it), else the last line."""
+    lines = [line for line in (finished.stderr + "\n" + finished.stdout).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    if errors:
+        return errors[-1]
+    return lines[-1] if lines else f"exit code {finished.returncode}"
 
 
 def collect(cell: Cell, cell_dir: Path, registry: Registry) -> CellResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import sys
 import time
@@ -445,15 +446,18 @@ def _names(text: str, flag: str) -> list[str]:
 @click.option("--batch-size", type=_positive_int(), help="Batch size of every cell (default: ganzoo run's).")
 @click.option("--log-every", type=_positive_int(), default=50, show_default=True, help="Log interval of every cell.")
 @click.option("--out", type=SafePath(file_okay=False), help="Sweep directory (default bench/<time>).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps; with several GPUs cells run in parallel.")
+@click.option("--device", default="auto", show_default=True,
+              help="auto, cpu, cuda or mps; with several GPUs cells run in parallel (--nproc-per-cell GPUs each).")
 @click.option("--data-root", help="Data directory (default: $GANZOO_DATA, else ~/.cache/ganzoo/data).")
+@click.option("--nproc-per-cell", type=_positive_int(), default=1, show_default=True,
+              help="Data-parallel processes per cell, via torchrun: N GPUs per cell on CUDA, N gloo processes on CPU.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted sweep in --out: finished cells are kept.")
 @click.pass_context
 @reports_errors
 def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds: str, steps: int | None,
                   minutes: float | None, metrics: str | None, eval_every: int | None, eval_samples: int,
                   batch_size: int | None, log_every: int, out: str | None, device: str, data_root: str | None,
-                  resume: bool) -> None:
+                  nproc_per_cell: int, resume: bool) -> None:
     """Benchmark every arch x loss x data (x seed) combination and write a report."""
     registry = registry_of(ctx)
     try:
@@ -462,7 +466,7 @@ def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds
         raise GanzooError(f"--seeds expects integers like 0,1,2, got '{seeds}'") from None
     settings = BenchSettings(steps=steps, minutes=minutes, metrics=split_names(metrics), eval_every=eval_every,
                              eval_samples=eval_samples, batch_size=batch_size, log_every=log_every, device=device,
-                             data_root=data_root)
+                             data_root=data_root, nproc_per_cell=nproc_per_cell)
     if eval_every and not settings.metrics:
         raise GanzooError("--eval-every needs --metrics (e.g. --metrics classifier)")
     for name in settings.metrics:
@@ -502,7 +506,16 @@ def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds
 
 def main() -> None:
     """Console-script entry point."""
-    cli(obj={})
+    try:
+        cli(obj={})
+    except SystemExit as exit:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # A run under torchrun stopped with an error and its process group still open: leave at once with
+            # ganzoo's exit code, since tearing gloo down while other ranks are gone aborts the process.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exit.code if isinstance(exit.code, int) else 1)
+        raise
 
 
 if __name__ == "__main__":

@@ -236,11 +236,11 @@ def _join(requested_device: str) -> tuple[World, bool]:
 def joined(requested_device: str) -> Iterator[World]:
     """This process's :class:`World`: joins torchrun's process group for the run and leaves it afterwards."""
     world, owns_group = _join(requested_device)
-    try:
-        yield world
-    finally:
-        if owns_group:
-            dist.destroy_process_group()
+    yield world
+    # Only after a normal end: tearing gloo down while another rank is already gone can abort the process,
+    # and a process that stops with an error exits (and frees the group) anyway.
+    if owns_group:
+        dist.destroy_process_group()
 
 
 def _timeout_minutes() -> float:

@@ -1,0 +1,237 @@
+"""Data-parallel training under torchrun, with 2 gloo processes on the CPU.
+
+The reference for every multi-process run is one process with the same
+global batch: with ``--sync-bn`` and fp32 the two compute the same thing up
+to float rounding, so their losses must agree step by step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from ganzoo.distributed import launch_from_environment
+from ganzoo.errors import GanzooError
+from ganzoo.sync_batchnorm import CpuSyncBatchNorm, synchronize_batch_norm
+from tests.helpers import invoke, read_metrics
+
+TOY_RUN = ("--arch", "mlp", "--loss", "bce", "--data", "ring8", "--batch-size", "64", "--device", "cpu",
+           "--precision", "fp32", "--log-every", "1", "--threads", "1")
+STEPS = 30
+
+
+def torchrun(*args: object, processes: int = 2, timeout: float = 240, **popen: object) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc-per-node N -m ganzoo run ARGS`` in a fresh process."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes),
+               "-m", "ganzoo", "run", *map(str, args)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, **popen)
+
+
+def checkpoint_meta(run_dir: Path) -> dict:
+    with safe_open(str(run_dir / "checkpoints" / "state.safetensors"), "pt") as handle:
+        return json.loads(handle.metadata()["ganzoo"])
+
+
+def losses(run_dir: Path) -> list[tuple[int, float, float]]:
+    return [(r["step"], r["d_loss"], r["g_loss"]) for r in read_metrics(run_dir) if "d_loss" in r]
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory) -> Path:
+    """The reference: one process, global batch 64."""
+    run_dir = tmp_path_factory.mktemp("single") / "run"
+    result = invoke("run", *TOY_RUN, "--steps", STEPS, "-o", run_dir)
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The same run on 2 gloo processes of 32 samples each, with --sync-bn."""
+    run_dir = tmp_path_factory.mktemp("ddp") / "run"
+    finished = torchrun(*TOY_RUN, "--sync-bn", "--steps", STEPS, "-o", run_dir)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return run_dir, finished
+
+
+def test_two_processes_train_exactly_like_one_with_the_same_global_batch(one_process, two_processes):
+    run_dir, _ = two_processes
+    single, ddp = losses(one_process), losses(run_dir)
+    assert [step for step, _, _ in ddp] == list(range(1, STEPS + 1))
+    # Equal up to float rounding (the summation order differs): about 1e-7 for 40 steps here, until the
+    # GAN's dynamics amplify it. Without --sync-bn, or with each rank drawing its own noise, the gap is
+    # about 3e-3 from the first steps on.
+    for (step, d_one, g_one), (_, d_two, g_two) in zip(single, ddp):
+        assert d_two == pytest.approx(d_one, abs=1e-5), step
+        assert g_two == pytest.approx(g_one, abs=1e-5), step
+    # The generators agree too (their weights need not: Adam turns the rounding noise in the gradient of a
+    # bias that batch norm cancels into full-size steps, so such biases wander without changing the output).
+    samples = []
+    for run in (one_process, run_dir):
+        result = invoke("sample", run, "-n", 256, "--device", "cpu", "-o", run / "samples.safetensors")
+        assert result.exit_code == 0, result.output
+        samples.append(next(iter(load_file(str(run / "samples.safetensors")).values())))
+    torch.testing.assert_close(samples[1], samples[0], atol=1e-4, rtol=1e-4)
+
+
+def test_ranks_hold_bit_identical_weights_and_rank_0_alone_writes(two_processes):
+    run_dir, finished = two_processes
+    meta = checkpoint_meta(run_dir)
+    assert meta["step"] == STEPS and meta["world_size"] == 2
+    digests = meta["replica_digests"]
+    assert len(digests) == 2 and digests[0] == digests[1] and len(digests[0]) == 64
+    resolved = json.loads((run_dir / "config.json").read_text())["resolved"]
+    assert (resolved["world_size"], resolved["backend"], resolved["device"]) == (2, "gloo", "cpu")
+    assert len(read_metrics(run_dir)) == STEPS  # one record per step, not one per rank
+    output = finished.stdout + finished.stderr
+    assert output.count("finished step") == 1
+    assert output.count("training from step 0") == 1 and output.count(f"step {STEPS}/{STEPS}  D") == 1
+    assert not list(run_dir.rglob("*.tmp*"))
+
+
+def test_a_two_process_run_resumes_on_one_process(one_process, two_processes, tmp_path):
+    """Every rank saves and loads the same state, so the world size may change on resume (same global batch)."""
+    run_dir = tmp_path / "run"
+    finished = torchrun(*TOY_RUN, "--sync-bn", "--steps", 10, "--checkpoint-every", 10, "-o", run_dir)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    result = invoke("run", "--resume", run_dir, "--steps", STEPS)
+    assert result.exit_code == 0, result.output
+    for (step, d_one, g_one), (_, d_resumed, g_resumed) in zip(losses(one_process), losses(run_dir)):
+        assert d_resumed == pytest.approx(d_one, abs=1e-5), step
+        assert g_resumed == pytest.approx(g_one, abs=1e-5), step
+
+
+def test_sigterm_stops_every_rank_at_the_same_step_and_the_resumed_run_is_bit_identical(two_processes, tmp_path):
+    """What a Slurm preemption does: SIGTERM to torchrun, which forwards it to its workers."""
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "ganzoo",
+               "run", *TOY_RUN, "--sync-bn", "--steps", 100_000, "-o", run_dir]
+    launcher = subprocess.Popen(list(map(str, command)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while _complete_lines(run_dir / "metrics.jsonl") < 3:
+        assert time.monotonic() < deadline and launcher.poll() is None, "the run did not start"
+        time.sleep(0.01)
+    launcher.send_signal(signal.SIGTERM)
+    output, _ = launcher.communicate(timeout=120)
+    assert "interrupted by SIGTERM" in output, output
+    meta = checkpoint_meta(run_dir)
+    stopped = meta["step"]
+    assert 3 <= stopped < 100_000
+    assert meta["replica_digests"][0] == meta["replica_digests"][1]
+    assert losses(run_dir)[-1][0] == stopped
+    # Continue to the reference's length on 2 processes: the same weights, bit for bit.
+    resumed = torchrun("--resume", run_dir, "--steps", max(STEPS, stopped + 2))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    if stopped + 2 <= STEPS:
+        reference = load_file(str(two_processes[0] / "checkpoints" / "state.safetensors"))
+        state = load_file(str(run_dir / "checkpoints" / "state.safetensors"))
+        for name, tensor in reference.items():
+            assert torch.equal(state[name], tensor), name
+    assert checkpoint_meta(run_dir)["step"] == max(STEPS, stopped + 2)
+
+
+def _complete_lines(path: Path) -> int:
+    return path.read_text().count("\n") if path.is_file() else 0
+
+
+def test_gradient_penalty_and_n_critic_train_under_ddp(tmp_path):
+    """wgan-gp: 5 critic steps per generator step, a double backward through DDP, no batch norm sync."""
+    run_dir = tmp_path / "run"
+    finished = torchrun("--arch", "mlp", "--loss", "wgan-gp", "--data", "ring8", "--batch-size", "64", "--device", "cpu",
+                        "--steps", 6, "--log-every", 3, "--threads", 1, "-o", run_dir)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    records = losses(run_dir)
+    assert [step for step, _, _ in records] == [3, 6]
+    assert all(abs(d) < 1e3 and abs(g) < 1e3 for _, d, g in records)
+    assert all(r["penalty"] > 0 for r in read_metrics(run_dir))
+    meta = checkpoint_meta(run_dir)
+    assert meta["batches_drawn"] == 6 * 5
+    assert meta["replica_digests"][0] == meta["replica_digests"][1]
+
+
+def assert_usage_exit(output: str) -> None:
+    """torchrun's failure report says rank 0 exited with code 2, and rank 1 with 2 too (or SIGTERM, when
+    torchrun stopped it first)."""
+    codes = dict(re.findall(r"rank +: (\d+) \(local_rank: \d+\)\n +exitcode +: (-?\d+)", output))
+    assert codes.get("0") == "2" and codes.get("1") in ("2", "-15"), output
+
+
+def test_a_global_batch_the_processes_cannot_share_is_one_error_line(tmp_path):
+    finished = torchrun(*TOY_RUN, "--batch-size", 63, "--steps", 2, "-o", tmp_path / "run")
+    assert finished.returncode != 0
+    output = finished.stdout + finished.stderr
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert errors == ["Error: --batch-size 63 (the global batch) must be divisible by the 2 processes"], output
+    # Both processes exit with ganzoo's usage code and no traceback (torchrun then prints its own report).
+    assert "[rank0]" not in output and "[rank1]" not in output, output
+    assert_usage_exit(output)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_check_only_rank_0_makes_stops_every_rank(tmp_path):
+    """The output directory exists: rank 0 alone checks it, and every rank stops with rank 0's message."""
+    existing = tmp_path / "run"
+    existing.mkdir()
+    (existing / "config.json").write_text("{}")
+    finished = torchrun(*TOY_RUN, "--steps", 2, "-o", existing)
+    output = finished.stdout + finished.stderr
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and str(existing) in errors[0], output
+    assert "[rank0]" not in output and "[rank1]" not in output, output
+    assert_usage_exit(output)
+
+
+def test_bench_gives_each_cell_two_processes(tmp_path, data_root):
+    result = invoke("bench", "--arch", "mlp", "--loss", "bce", "--data", "ring8", "--steps", 8, "--log-every", 4,
+                    "--device", "cpu", "--nproc-per-cell", 2, "--out", tmp_path / "sweep")
+    assert result.exit_code == 0, result.output
+    cell = tmp_path / "sweep" / "ring8-mlp-bce-seed0"
+    assert json.loads((cell / "config.json").read_text())["resolved"]["world_size"] == 2
+    assert checkpoint_meta(cell)["step"] == 8
+    results = json.loads((tmp_path / "sweep" / "results.json").read_text())
+    assert [cell["status"] for cell in results["cells"]] == ["ok"]
+    assert results["settings"]["nproc_per_cell"] == 2
+
+
+def test_launch_environment_is_read_and_checked():
+    assert launch_from_environment({}) .world_size == 1
+    launch = launch_from_environment({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1"})
+    assert (launch.rank, launch.local_rank, launch.world_size, launch.is_main) == (3, 1, 4, False)
+    with pytest.raises(GanzooError, match="RANK=4"):
+        launch_from_environment({"WORLD_SIZE": "4", "RANK": "4"})
+    with pytest.raises(GanzooError, match="WORLD_SIZE='two'"):
+        launch_from_environment({"WORLD_SIZE": "two"})
+
+
+def test_sync_batch_norm_keeps_weights_and_checkpoint_keys():
+    network = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Conv2d(1, 2, 1),
+                                  torch.nn.BatchNorm2d(2, affine=False))
+    with torch.no_grad():
+        network[1].weight.uniform_()
+        network[1].running_mean.uniform_()
+    before = {name: tensor.clone() for name, tensor in network.state_dict().items()}
+    synced = synchronize_batch_norm(network, torch.device("cpu"))
+    assert isinstance(synced[1], CpuSyncBatchNorm) and isinstance(synced[3], CpuSyncBatchNorm)
+    after = synced.state_dict()
+    assert after.keys() == before.keys()
+    for name, tensor in before.items():
+        assert torch.equal(after[name], tensor), name
+    # With one process it is ordinary batch norm.
+    inputs = torch.randn(8, 4)
+    reference = torch.nn.BatchNorm1d(4)
+    reference.load_state_dict(synced[1].state_dict())
+    torch.testing.assert_close(synced[1](inputs), reference(inputs))
+    torch.testing.assert_close(synced[1].running_var, reference.running_var)
