@@ -90,10 +90,9 @@ class World:
         self.size = launch.world_size
         self.device = device
         self.backend = backend
-        # Control decisions (stop, time up, errors) travel over gloo on the CPU, so making them never waits for a GPU.
-        self._control = None
-        if self.distributed:
-            self._control = dist.new_group(backend="gloo") if backend == "nccl" else dist.group.WORLD
+        # Control decisions (stop, time up, errors) travel over their own gloo group on the CPU: they never wait
+        # for a GPU, nor queue behind DDP's gradient all-reduces.
+        self._control = dist.new_group(backend="gloo") if self.distributed else None
 
     @classmethod
     def single(cls, device: torch.device) -> World:
@@ -125,13 +124,9 @@ class World:
         """This rank's part of a global batch: items ``rank::world_size``."""
         return batch[self.rank :: self.size] if self.distributed else batch
 
-    def any(self, *flags: bool) -> tuple[bool, ...]:
-        """Each flag, true if it is true on any rank."""
-        if not self.distributed:
-            return flags
-        values = torch.tensor([int(flag) for flag in flags], dtype=torch.int32)
-        dist.all_reduce(values, op=dist.ReduceOp.MAX, group=self._control)
-        return tuple(bool(value) for value in values.tolist())
+    def flag(self) -> AgreedFlag:
+        """A per-step flag (a stop request, the time budget) that all ranks see set at the same step."""
+        return AgreedFlag(self._control if self.distributed else None)
 
     def mean(self, tensor: torch.Tensor) -> torch.Tensor:
         """The average of ``tensor`` over ranks (a new tensor, on this rank's device)."""
@@ -183,6 +178,14 @@ class World:
             raise error
         return result
 
+    def main_first(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on rank 0, then, once it succeeded there, on the other ranks (errors agreed as in
+        :meth:`agreed`). Rank 0 alone downloads missing data or creates the run directory; the others
+        then read what it made instead of racing it."""
+        first = self.agreed(lambda: work() if self.is_main else None)
+        later = self.agreed(lambda: None if self.is_main else work())
+        return first if self.is_main else later
+
     def earliest(self, finding: tuple[int, str] | None) -> tuple[int, str] | None:
         """The finding ``(step, what)`` with the lowest step over all ranks, or None when no rank has one."""
         findings = [item for item in self.gather(finding) if item is not None]
@@ -204,6 +207,62 @@ class World:
         """Wait until every rank gets here (e.g. so no rank exits before rank 0 has written its checkpoint)."""
         if self.distributed:
             dist.barrier(group=self._control)
+
+
+class AgreedFlag:
+    """A boolean that every rank reads alike, agreed without stalling the step.
+
+    Each :meth:`exchange` starts an all-reduce (max) of this rank's value
+    and returns the result of the previous exchange, which has had a whole
+    step to arrive (about 0.3 ms on gloo over loopback, more across nodes: too
+    much to wait for every step). So with several ranks a flag takes effect one
+    step after it was set, on every rank at the same step; with one process
+    (no group) it takes effect at once.
+    """
+
+    def __init__(self, group: Any) -> None:
+        self._group = group
+        self._pending: tuple[torch.Tensor, Any] | None = None
+
+    def exchange(self, value: bool) -> bool:
+        """Offer this rank's value; get the agreed value of the previous exchange (False at the first)."""
+        if self._group is None:
+            return value
+        offered = torch.tensor([int(value)], dtype=torch.int32)
+        work = dist.all_reduce(offered, op=dist.ReduceOp.MAX, group=self._group, async_op=True)
+        previous, self._pending = self._pending, (offered, work)
+        return self._read(previous)
+
+    def settle(self) -> bool:
+        """Wait for the last exchange and return its agreed value (call it where every rank stops exchanging)."""
+        previous, self._pending = self._pending, None
+        return self._read(previous)
+
+    @staticmethod
+    def _read(exchange: tuple[torch.Tensor, Any] | None) -> bool:
+        if exchange is None:
+            return False
+        tensor, work = exchange
+        work.wait()
+        return bool(tensor.item())
+
+
+#: How gloo and NCCL phrase a peer that went away (gloo raises a plain RuntimeError).
+_PEER_LOST_MARKERS = ("gloo", "NCCL", "Connection reset", "Connection closed", "ProcessGroup")
+
+
+def is_peer_lost(error: BaseException) -> bool:
+    """Whether ``error`` is a collective failing because another process died or hung."""
+    if isinstance(error, dist.DistError):
+        return True
+    return isinstance(error, RuntimeError) and any(marker in str(error) for marker in _PEER_LOST_MARKERS)
+
+
+def agreed_error(message: str) -> GanzooError:
+    """An error every rank raises together (from a collective decision): rank 0 alone prints it."""
+    error = GanzooError(message)
+    error.agreed = True
+    return error
 
 
 def _join(requested_device: str) -> tuple[World, bool]:

@@ -18,7 +18,7 @@ from ganzoo.assembly import Assembly, assemble
 from ganzoo.callbacks import RunContext
 from ganzoo.checkpoint import GeneratorRecord, read_checkpoint, save_generator, write_checkpoint
 from ganzoo.config import RunConfig
-from ganzoo.distributed import World, joined
+from ganzoo.distributed import World, agreed_error, is_peer_lost, joined
 from ganzoo.divergence import DivergedError, DivergenceGuard, divergence_message
 from ganzoo.errors import GanzooError
 from ganzoo.evaluate import EVAL_FILE, append_record, is_better
@@ -97,7 +97,7 @@ def start_run(config: RunConfig, registry: Registry, out: str | Path | None = No
                 run_dir.write_config(assembly.describe())
             return assembly
 
-        return _train(world.agreed(prepare), run_dir, None, reporter or SilentReporter())
+        return _train(world.main_first(prepare), run_dir, None, reporter or SilentReporter())
 
 
 def resume_run(path: str | Path, overrides: dict[str, Any], registry: Registry, reporter: Reporter | None = None) -> RunOutcome:
@@ -138,7 +138,7 @@ def resume_run(path: str | Path, overrides: dict[str, Any], registry: Registry, 
                 run_dir.truncate_metrics(meta["step"])
             return assembly, (tensors, meta)
 
-        assembly, state = world.agreed(prepare)
+        assembly, state = world.main_first(prepare)
         return _train(assembly, run_dir, state, reporter or SilentReporter())
 
 
@@ -216,13 +216,16 @@ class _TrainingRun:
                     else "no checkpoint was written")
             raise GanzooError(f"stopped at step {self.step}: {error}; {kept}; fix the cause (e.g. free disk space), "
                               f"then continue with: ganzoo run --resume {self.run_dir.path}") from None
-        except torch.distributed.DistError as error:
-            if self.world.is_main:
+        except RuntimeError as error:
+            if not (self.world.distributed and is_peer_lost(error)):
                 raise
-            # Another rank stopped (its own message says why); torchrun ends this one too.
+            # Another process died (out of memory, killed); torchrun stops this one too.
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            kept = (f"the checkpoint of step {self.checkpoint_step} is intact" if self.checkpoint_step is not None
+                    else "no checkpoint was written")
             raise GanzooError(f"rank {self.world.rank}: lost contact with the other processes at step {self.step} "
-                              f"({first_line}); rank 0's message says why") from None
+                              f"({first_line[:200]}); {kept}; continue with: ganzoo run --resume {self.run_dir.path}"
+                              ) from None
         self.world.barrier()  # no rank exits (and makes torchrun stop the others) before rank 0 has written everything
         self.outcome.step = self.step
         return self.outcome
@@ -232,17 +235,18 @@ class _TrainingRun:
         deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
         last = self.step >= total
         stopping = False
-        # Every decision that ends or rewinds the loop is agreed by all ranks (world.any, world.earliest):
+        # Every decision that ends or rewinds the loop is agreed by all ranks (AgreedFlag, world.earliest):
         # a rank that stopped alone would leave the others waiting in the next all-reduce.
+        stop_flag, time_flag = self.world.flag(), self.world.flag()
         while not last:
-            (stopping,) = self.world.any(stop.is_set())
+            stopping = stop_flag.exchange(stop.is_set())
             if stopping:
                 break
             losses = self.window.add(self.trainer.step())
             self.step += 1
             self.guard.update(losses, self.step)
             # The time budget ends a run like reaching --steps: final log, grid, eval and checkpoint.
-            (time_up,) = self.world.any(time.monotonic() >= deadline) if deadline is not None else (False,)
+            time_up = time_flag.exchange(time.monotonic() >= deadline) if deadline is not None else False
             last = self.step == total or time_up
             due = housekeeping_due(config, self.step, last, evaluation=bool(config.metrics))
             # The divergence flag is read only where the loop syncs anyway, and before every checkpoint.
@@ -254,6 +258,8 @@ class _TrainingRun:
                 self.window, last = LossWindow(), False
                 continue
             self._housekeeping(due)
+        stop_flag.settle()
+        time_flag.settle()
         if stopping:
             diverged = self.world.earliest(self.guard.check(self.trainer, self.step, weights=True))
             if diverged:
@@ -299,8 +305,8 @@ class _TrainingRun:
             digests = self.world.replica_digests(self.trainer.replicated_tensors())
             if len(set(digests)) > 1:
                 kept = f"the checkpoint of step {self.checkpoint_step} is kept" if self.checkpoint_step is not None else ""
-                raise GanzooError(f"the {self.world.size} processes hold different weights at step {self.step} "
-                                  f"(a bug or a hardware fault), so it is not checkpointed; {kept}")
+                raise agreed_error(f"the {self.world.size} processes hold different weights at step {self.step} "
+                                   f"(a bug or a hardware fault), so it is not checkpointed; {kept}")
             replicas = {"world_size": self.world.size, "replica_digests": digests}
         if self.world.is_main:
             _write_checkpoint(self.trainer, self.assembly, self.run_dir, self.step, self.best.value,
