@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from safetensors.torch import load_file
 from ganzoo.distributed import launch_from_environment
 from ganzoo.errors import GanzooError
 from ganzoo.sync_batchnorm import CpuSyncBatchNorm, synchronize_batch_norm
+from tests.ddp_worker import run_ranks
 from tests.helpers import invoke, read_metrics
 
 TOY_RUN = ("--arch", "mlp", "--loss", "bce", "--data", "ring8", "--batch-size", "64", "--device", "cpu",
@@ -235,3 +237,38 @@ def test_sync_batch_norm_keeps_weights_and_checkpoint_keys():
     reference.load_state_dict(synced[1].state_dict())
     torch.testing.assert_close(synced[1](inputs), reference(inputs))
     torch.testing.assert_close(synced[1].running_var, reference.running_var)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+NAN_RUN = {"arch": "mlp", "loss": "scripted-nan", "data": "ring8", "batch_size": 16, "log_every": 1, "device": "cpu",
+           "precision": "fp32", "checkpoint_every": 5, "steps": 12,
+           "arch_options": {"generator_widths": [16, 16], "discriminator_widths": [16]}}
+
+
+def test_a_nan_on_one_rank_rolls_every_rank_back_at_the_same_step(tmp_path):
+    """Rank 1's generator loss turns NaN at step 7; rank 0's stays finite. Both must notice at the same step,
+    go back to step 5 together and finish, or the one that went on would wait forever for the other."""
+    run_dir = tmp_path / "run"
+    reports = run_ranks(2, _free_port(), {**NAN_RUN, "on_nan": "rollback"}, run_dir, {1: {"nan_loss_at": [7]}})
+    assert reports == [{"step": 12, "interrupted": False}] * 2
+    records = read_metrics(run_dir)
+    events = [r for r in records if "event" in r]
+    assert events == [{"event": "rollback", "step": 5, "bad_step": 7, "reason": "a loss became NaN or infinite",
+                       "restored_step": 5, "lr_scale": 0.5}]
+    assert [r["step"] for r in records if "d_loss" in r] == list(range(1, 13))
+    meta = checkpoint_meta(run_dir)
+    assert meta["step"] == 12 and meta["lr_scale"] == 0.5
+    assert meta["replica_digests"][0] == meta["replica_digests"][1]
+
+
+def test_a_nan_on_one_rank_stops_every_rank(tmp_path):
+    run_dir = tmp_path / "run"
+    reports = run_ranks(2, _free_port(), NAN_RUN, run_dir, {1: {"nan_loss_at": [7]}})
+    assert [report["type"] for report in reports] == ["DivergedError"] * 2
+    assert "a loss became NaN or infinite at step 7" in reports[0]["error"]
+    assert checkpoint_meta(run_dir)["step"] == 5
