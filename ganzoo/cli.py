@@ -25,7 +25,7 @@ from ganzoo.bench import BenchSettings, CellResult, plan, run_cells
 from ganzoo.bench_report import write_outputs
 from ganzoo.config import ON_NAN_CHOICES, RunConfig
 from ganzoo.devices import resolve_device
-from ganzoo.distributed import launch_from_environment
+from ganzoo.distributed import agreed_error, launch_from_environment
 from ganzoo.divergence import EXIT_DIVERGED, DivergedError
 from ganzoo.errors import GanzooError
 from ganzoo.evaluate import EVAL_FILE, REF_SPLITS, EvalSettings, append_record, split_names, prepare_evaluation
@@ -102,6 +102,13 @@ def _is_main_process() -> bool:
         return launch_from_environment().is_main
     except GanzooError:
         return True
+
+
+def one_process_only(command: str) -> None:
+    """Refuse a command other than ``run`` under torchrun: N copies would write the same files."""
+    if launch_from_environment().world_size > 1:
+        raise agreed_error(f"ganzoo {command} runs in one process; start it without torchrun "
+                           "(ganzoo run trains on several; ganzoo bench --nproc-per-cell starts torchrun itself)")
 
 
 def registry_of(ctx: click.Context) -> Registry:
@@ -310,6 +317,7 @@ def list_plugins_command(ctx: click.Context, as_json: bool) -> None:
 def sample_command(ctx: click.Context, source: str, count: int, output: str, seed: int, device: str, batch_size: int,
                    chosen_class: str | None) -> None:
     """Draw samples from a run directory or a generator file."""
+    one_process_only("sample")
     target = output_target(output)
     loaded = load_generator(source, registry_of(ctx), resolve_device(device))
     labels, per_row = None, None
@@ -342,6 +350,7 @@ def sample_command(ctx: click.Context, source: str, count: int, output: str, see
 def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples: int, ref_split: str, seed: int,
                  batch_size: int, device: str, data_root: str | None, inception_weights: str | None, download: bool) -> None:
     """Evaluate a run or generator file; appends a record with the full protocol to the run's eval.jsonl."""
+    one_process_only("eval")
     registry = registry_of(ctx)
     file = find_generator_file(source)
     loaded = load_generator(file, registry, resolve_device(device))
@@ -398,6 +407,7 @@ def augment_command(ctx: click.Context, source: str, data_name: str, data_root: 
                     real_fraction: float, classifier: str, seeds: str, steps: int, batch_size: int, lr: float,
                     out: str | None, device: str, threads: int | None) -> None:
     """Train a classifier on real, real + generated and generated-only data; compare real test accuracy."""
+    one_process_only("augment")
     try:
         seed_list = tuple(int(seed) for seed in _names(seeds, "--seeds"))
     except ValueError:
@@ -459,6 +469,7 @@ def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds
                   batch_size: int | None, log_every: int, out: str | None, device: str, data_root: str | None,
                   nproc_per_cell: int, resume: bool) -> None:
     """Benchmark every arch x loss x data (x seed) combination and write a report."""
+    one_process_only("bench")
     registry = registry_of(ctx)
     try:
         seed_list = [int(seed) for seed in _names(seeds, "--seeds")]

@@ -22,11 +22,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from ganzoo.bench import gpu_slots
 from ganzoo.distributed import launch_from_environment
 from ganzoo.errors import GanzooError
 from ganzoo.sync_batchnorm import CpuSyncBatchNorm, synchronize_batch_norm
 from tests.ddp_worker import run_ranks
-from tests.helpers import invoke, read_metrics
+from tests.helpers import assert_one_line_error, invoke, read_metrics
 
 TOY_RUN = ("--arch", "mlp", "--loss", "bce", "--data", "ring8", "--batch-size", "64", "--device", "cpu",
            "--precision", "fp32", "--log-every", "1", "--threads", "1")
@@ -272,3 +273,25 @@ def test_a_nan_on_one_rank_stops_every_rank(tmp_path):
     assert [report["type"] for report in reports] == ["DivergedError"] * 2
     assert "a loss became NaN or infinite at step 7" in reports[0]["error"]
     assert checkpoint_meta(run_dir)["step"] == 5
+
+
+def test_commands_other_than_run_refuse_to_run_once_per_process(tmp_path):
+    env = {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"}
+    result = invoke("sample", tmp_path, "-o", tmp_path / "x.png", env=env)
+    assert_one_line_error(result, "ganzoo sample runs in one process", "without torchrun")
+    assert not (tmp_path / "x.png").exists()
+    quiet = invoke("eval", tmp_path, "--metrics", "fid", env={**env, "RANK": "1", "LOCAL_RANK": "1"})
+    assert quiet.exit_code == 2 and quiet.output == ""  # the same refusal on every rank: rank 0 alone prints it
+
+
+def test_bench_forms_groups_of_the_visible_gpus(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 8)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert gpu_slots("auto", 1) == [str(index) for index in range(8)]
+    assert gpu_slots("cuda", 3) == ["0,1,2", "3,4,5"]
+    assert gpu_slots("cpu", 2) == [None]
+    with pytest.raises(GanzooError, match="--nproc-per-cell 9 needs 9 GPUs, this machine shows 8"):
+        gpu_slots("auto", 9)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3,6,7")
+    assert gpu_slots("auto", 2) == ["2,3", "6,7"]
