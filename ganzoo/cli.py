@@ -80,28 +80,30 @@ class DivergedExit(UserError):
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn GanzooError into a one-line message and exit code 2 (3 for a diverged run).
 
-    Under torchrun, an error every rank raised together (a failed check, a
-    divergence) is printed by rank 0 alone; the other ranks exit quietly
-    with the same code.
+    Under torchrun the N processes would print N copies of the same line: an
+    error all ranks raised together (a failed check, a divergence) is printed
+    by rank 0 alone, any other by the first process of each node.
     """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except DivergedError as error:
-            raise DivergedExit(str(error), quiet=not _is_main_process()) from None
+        except DivergedError as error:  # decided by all ranks together
+            raise DivergedExit(str(error), quiet=not _prints(agreed=True)) from None
         except GanzooError as error:
-            raise UserError(str(error), quiet=getattr(error, "agreed", False) and not _is_main_process()) from None
+            raise UserError(str(error), quiet=not _prints(getattr(error, "agreed", False))) from None
 
     return wrapper
 
 
-def _is_main_process() -> bool:
+def _prints(agreed: bool) -> bool:
+    """Whether this process prints an error (see :func:`reports_errors`)."""
     try:
-        return launch_from_environment().is_main
+        launch = launch_from_environment()
     except GanzooError:
         return True
+    return launch.is_main if agreed else launch.local_rank == 0
 
 
 def one_process_only(command: str) -> None:

@@ -47,6 +47,7 @@ class Launch:
     rank: int
     local_rank: int
     world_size: int
+    local_world_size: int = 1  # processes on this node
 
     @property
     def is_main(self) -> bool:
@@ -55,20 +56,24 @@ class Launch:
 
 
 def launch_from_environment(environ: Mapping[str, str] | None = None) -> Launch:
-    """Read ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``; a process started without a launcher is rank 0 of 1."""
+    """Read ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE`` and ``LOCAL_WORLD_SIZE``; a process started without a
+    launcher is rank 0 of 1."""
     environ = os.environ if environ is None else environ
-    values = {}
-    for name, default in (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0")):
-        text = environ.get(name, default)
+
+    def read(name: str, default: int) -> int:
+        text = environ.get(name, str(default))
         try:
-            values[name] = int(text)
+            return int(text)
         except ValueError:
             raise GanzooError(f"environment variable {name}={text!r} is not an integer "
                               "(it is set by torchrun; do not set it by hand)") from None
-    launch = Launch(values["RANK"], values["LOCAL_RANK"], values["WORLD_SIZE"])
-    if launch.world_size < 1 or not 0 <= launch.rank < launch.world_size or launch.local_rank < 0:
+
+    rank, local_rank, world_size = read("RANK", 0), read("LOCAL_RANK", 0), read("WORLD_SIZE", 1)
+    launch = Launch(rank, local_rank, world_size, read("LOCAL_WORLD_SIZE", local_rank + 1))
+    if (launch.world_size < 1 or not 0 <= launch.rank < launch.world_size
+            or not 0 <= launch.local_rank < launch.local_world_size):
         raise GanzooError(f"inconsistent launcher environment: RANK={launch.rank}, LOCAL_RANK={launch.local_rank}, "
-                          f"WORLD_SIZE={launch.world_size}")
+                          f"WORLD_SIZE={launch.world_size}, LOCAL_WORLD_SIZE={launch.local_world_size}")
     return launch
 
 
@@ -97,7 +102,7 @@ class World:
     @classmethod
     def single(cls, device: torch.device) -> World:
         """The world of a process training alone on ``device``."""
-        return cls(Launch(0, 0, 1), device)
+        return cls(Launch(0, 0, 1, 1), device)
 
     @property
     def distributed(self) -> bool:
@@ -276,9 +281,11 @@ def _join(requested_device: str) -> tuple[World, bool]:
         if device.index is not None:
             raise GanzooError(f"--device {requested_device} names one GPU, but torchrun started {launch.world_size} "
                               "processes; use --device cuda (each process takes cuda:LOCAL_RANK)")
-        if launch.local_rank >= torch.cuda.device_count():
-            raise GanzooError(f"LOCAL_RANK {launch.local_rank} has no GPU: this node has {torch.cuda.device_count()}; "
-                              "start at most one process per GPU (--nproc-per-node)")
+        # LOCAL_WORLD_SIZE (set by torchrun) lets every process of the node give the same answer.
+        if launch.local_world_size > torch.cuda.device_count():
+            raise GanzooError(f"torchrun started {launch.local_world_size} processes on a node with "
+                              f"{torch.cuda.device_count()} GPU(s); one process per GPU: --nproc-per-node "
+                              f"{torch.cuda.device_count()} or fewer")
         device = torch.device("cuda", launch.local_rank)
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
