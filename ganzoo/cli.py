@@ -25,7 +25,7 @@ from ganzoo.bench import BenchSettings, CellResult, plan, run_cells
 from ganzoo.bench_report import write_outputs
 from ganzoo.config import ON_NAN_CHOICES, RunConfig
 from ganzoo.devices import resolve_device
-from ganzoo.distributed import agreed_error, launch_from_environment
+from ganzoo.distributed import AgreedError, launch_from_environment
 from ganzoo.divergence import EXIT_DIVERGED, DivergedError
 from ganzoo.errors import GanzooError
 from ganzoo.evaluate import EVAL_FILE, REF_SPLITS, EvalSettings, append_record, split_names, prepare_evaluation
@@ -92,7 +92,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except DivergedError as error:  # decided by all ranks together
             raise DivergedExit(str(error), quiet=not _prints(agreed=True)) from None
         except GanzooError as error:
-            raise UserError(str(error), quiet=not _prints(getattr(error, "agreed", False))) from None
+            raise UserError(str(error), quiet=not _prints(isinstance(error, AgreedError))) from None
 
     return wrapper
 
@@ -109,8 +109,8 @@ def _prints(agreed: bool) -> bool:
 def one_process_only(command: str) -> None:
     """Refuse a command other than ``run`` under torchrun: N copies would write the same files."""
     if launch_from_environment().world_size > 1:
-        raise agreed_error(f"ganzoo {command} runs in one process; start it without torchrun "
-                           "(ganzoo run trains on several; ganzoo bench --nproc-per-cell starts torchrun itself)")
+        raise AgreedError(f"ganzoo {command} runs in one process; start it without torchrun "
+                          "(ganzoo run trains on several; ganzoo bench --nproc-per-cell starts torchrun itself)")
 
 
 def registry_of(ctx: click.Context) -> Registry:

@@ -176,11 +176,7 @@ class World:
         failed = [(rank, text) for rank, text in enumerate(problems) if text is not None]
         if failed:
             rank, text = failed[0]
-            error = problem if rank == self.rank else GanzooError(text if rank == 0 else f"rank {rank}: {text}")
-            if rank == self.rank and rank != 0:
-                error = type(problem)(f"rank {rank}: {text}")
-            error.agreed = True  # every rank raises it; rank 0 alone prints it
-            raise error
+            raise AgreedError(text if rank == 0 else f"rank {rank}: {text}")
         return result
 
     def main_first(self, work: Callable[[], T]) -> T:
@@ -263,11 +259,8 @@ def is_peer_lost(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and any(marker in str(error) for marker in _PEER_LOST_MARKERS)
 
 
-def agreed_error(message: str) -> GanzooError:
-    """An error every rank raises together (from a collective decision): rank 0 alone prints it."""
-    error = GanzooError(message)
-    error.agreed = True
-    return error
+class AgreedError(GanzooError):
+    """An error every rank raises together, from a decision they took together: rank 0 alone prints it."""
 
 
 def _join(requested_device: str) -> tuple[World, bool]:

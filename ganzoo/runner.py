@@ -18,7 +18,7 @@ from ganzoo.assembly import Assembly, assemble
 from ganzoo.callbacks import RunContext
 from ganzoo.checkpoint import GeneratorRecord, read_checkpoint, save_generator, write_checkpoint
 from ganzoo.config import RunConfig
-from ganzoo.distributed import World, agreed_error, is_peer_lost, joined
+from ganzoo.distributed import AgreedError, World, is_peer_lost, joined
 from ganzoo.divergence import DivergedError, DivergenceGuard, divergence_message
 from ganzoo.errors import GanzooError
 from ganzoo.evaluate import EVAL_FILE, append_record, is_better
@@ -305,8 +305,8 @@ class _TrainingRun:
             digests = self.world.replica_digests(self.trainer.replicated_tensors())
             if len(set(digests)) > 1:
                 kept = f"the checkpoint of step {self.checkpoint_step} is kept" if self.checkpoint_step is not None else ""
-                raise agreed_error(f"the {self.world.size} processes hold different weights at step {self.step} "
-                                   f"(a bug or a hardware fault), so it is not checkpointed; {kept}")
+                raise AgreedError(f"the {self.world.size} processes hold different weights at step {self.step} "
+                                  f"(a bug or a hardware fault), so it is not checkpointed; {kept}")
             replicas = {"world_size": self.world.size, "replica_digests": digests}
         if self.world.is_main:
             _write_checkpoint(self.trainer, self.assembly, self.run_dir, self.step, self.best.value,
