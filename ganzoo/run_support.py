@@ -181,6 +181,10 @@ class LoggerFanOut:
             logger.close()
 
 
+#: Signals this close together are one request (see :func:`stop_on_signals`).
+DUPLICATE_SIGNAL_SECONDS = 1.0
+
+
 class StopRequest(threading.Event):
     """Set when the run was asked to stop; ``signum`` says by which signal (SIGINT or SIGTERM)."""
 
@@ -196,15 +200,24 @@ class StopRequest(threading.Event):
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[StopRequest]:
-    """First Ctrl-C (or SIGTERM) asks the loop to stop at the next step boundary; a second one aborts."""
+    """First Ctrl-C (or SIGTERM) asks the loop to stop at the next step boundary; a second one aborts.
+
+    A second signal within :data:`DUPLICATE_SIGNAL_SECONDS` of the first is the
+    same request delivered twice, not a second one: under torchrun, Ctrl-C
+    reaches each worker from the terminal and again from torchrun.
+    """
     stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
+    first_at: list[float] = []
 
     def request_stop(signum: int, frame: object) -> None:
         if stop.is_set():
+            if time.monotonic() - first_at[0] < DUPLICATE_SIGNAL_SECONDS:
+                return
             raise KeyboardInterrupt
+        first_at.append(time.monotonic())
         stop.signum = signum
         stop.set()
 

@@ -163,6 +163,20 @@ def test_sigterm_checkpoints_and_exits_143_with_the_resume_command(tmp_path):
     assert summary["stopped"] == "interrupted" and summary["step"] == step
 
 
+def test_one_ctrl_c_delivered_twice_still_stops_cleanly(tmp_path):
+    """Under torchrun, Ctrl-C reaches a worker from the terminal and again from torchrun, milliseconds apart."""
+    run = tmp_path / "run"
+    process = start(["run", *TINY, "--steps", 1_000_000, "--checkpoint-every", 1_000_000, "--out", run])
+    wait_for(lambda: logged_steps(run) >= 3, process)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.2)  # the first has been handled: without the duplicate window the second would abort
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted by SIGINT" in stderr
+    assert checkpoint_step(run) >= 3
+
+
 def test_a_torn_last_metrics_line_is_dropped_on_resume(tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert invoke("run", *TINY, "--steps", 6, "--out", straight).exit_code == 0
