@@ -33,7 +33,7 @@ from ganzoo.metrics import INCEPTION_WEIGHTS_ENV
 from ganzoo.options import parse_assignments
 from ganzoo.progress import RichReporter
 from ganzoo.registry import KINDS, Registry, load_registry
-from ganzoo.runner import SilentReporter, resume_run, start_run
+from ganzoo.runner import SilentReporter, continues_after_restart, resume_run, start_run
 from ganzoo.paths import default_data_root
 from ganzoo.precision import CHOICES as PRECISION_CHOICES
 from ganzoo.rundir import RunDir, rerun_config, run_dir_of
@@ -232,7 +232,13 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
         missing = [f"--{name}" for name in ("arch", "loss", "data") if name not in given]
         if missing:
             raise GanzooError(f"missing {', '.join(missing)} (or --resume RUN_DIR); see ganzoo list-plugins for the choices")
-        outcome = start_run(RunConfig(**given), registry, out, reporter)
+        config = RunConfig(**given)
+        if continues_after_restart(config, out):
+            if main_process:
+                click.echo(f"note: torchrun restarted the workers; continuing {out} from its last checkpoint", err=True)
+            outcome = resume_run(out, {}, registry, reporter)
+        else:
+            outcome = start_run(config, registry, out, reporter)
     if outcome.interrupted:
         name = signal.Signals(outcome.signal).name if outcome.signal else "a signal"
         if main_process:

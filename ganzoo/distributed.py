@@ -37,6 +37,8 @@ from ganzoo.errors import GanzooError
 #: Minutes a rank waits in a collective for the others (rank 0 evaluating alone, a slow checkpoint).
 TIMEOUT_ENV = "GANZOO_DIST_TIMEOUT_MINUTES"
 DEFAULT_TIMEOUT_MINUTES = 60.0
+#: Set by torchrun in its workers: how many times it has restarted them after a failure (``--max-restarts``).
+RESTART_COUNT_ENV = "TORCHELASTIC_RESTART_COUNT"
 T = TypeVar("T")
 
 
@@ -286,9 +288,27 @@ def _join(requested_device: str) -> tuple[World, bool]:
         if dist.get_backend() != backend:
             raise GanzooError(f"the process group uses {dist.get_backend()}, but a {device.type} run needs {backend}")
         return World(launch, device, backend), False
-    dist.init_process_group(backend, timeout=datetime.timedelta(minutes=_timeout_minutes()),
-                            device_id=device if device.type == "cuda" else None)
+    timeout = datetime.timedelta(minutes=_timeout_minutes())
+    store = _attempt_store(launch, timeout)
+    rendezvous = {"store": store, "rank": launch.rank, "world_size": launch.world_size} if store else {}
+    dist.init_process_group(backend, timeout=timeout, device_id=device if device.type == "cuda" else None, **rendezvous)
     return World(launch, device, backend), True
+
+
+def _attempt_store(launch: Launch, timeout: datetime.timedelta) -> dist.Store | None:
+    """torchrun's key-value store seen through a prefix of this attempt; None outside torchrun (plain env://).
+
+    Workers that torchrun restarted (``--max-restarts``) would otherwise find the
+    keys their dead predecessors left (the gloo/NCCL peer addresses) and connect to
+    processes that no longer exist (pytorch/pytorch#167288).
+    """
+    attempt = os.environ.get(RESTART_COUNT_ENV)
+    if attempt is None or "MASTER_ADDR" not in os.environ or "MASTER_PORT" not in os.environ:
+        return None
+    hosted_by_agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), launch.world_size,
+                          is_master=not hosted_by_agent and launch.rank == 0, timeout=timeout)
+    return dist.PrefixStore(f"ganzoo/attempt-{attempt}", store)
 
 
 @contextlib.contextmanager

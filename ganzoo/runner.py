@@ -6,6 +6,8 @@ log, sample and checkpoint, and how to start, resume and stop cleanly.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ from ganzoo.assembly import Assembly, assemble
 from ganzoo.callbacks import RunContext
 from ganzoo.checkpoint import GeneratorRecord, read_checkpoint, save_generator, write_checkpoint
 from ganzoo.config import RunConfig
-from ganzoo.distributed import AgreedError, World, is_peer_lost, joined
+from ganzoo.distributed import RESTART_COUNT_ENV, AgreedError, World, is_peer_lost, joined
 from ganzoo.divergence import DivergedError, DivergenceGuard, divergence_message
 from ganzoo.errors import GanzooError
 from ganzoo.evaluate import EVAL_FILE, append_record, is_better
@@ -98,6 +100,26 @@ def start_run(config: RunConfig, registry: Registry, out: str | Path | None = No
             return assembly
 
         return _train(world.main_first(prepare), run_dir, None, reporter or SilentReporter())
+
+
+def continues_after_restart(config: RunConfig, out: str | Path | None) -> bool:
+    """Whether this is a worker torchrun restarted (``--max-restarts``) whose run, the same as ``config``,
+    already has a checkpoint in ``out``: then the same command continues it, as torchrun expects of scripts.
+
+    The options that define a run must match the recorded ones; precision is left out, since a resumed
+    run records the precision ``auto`` chose.
+    """
+    try:
+        restarted = int(os.environ.get(RESTART_COUNT_ENV, "0")) > 0
+    except ValueError:
+        restarted = False
+    run_dir = RunDir(out) if out is not None else None
+    if not restarted or run_dir is None or not run_dir.state_path.is_file():
+        return False
+    recorded = run_dir.read_config().get("config", {})
+    wanted = json.loads(json.dumps(config.to_json()))
+    defining = set(wanted) - RESUMABLE_OPTIONS - {"precision"}
+    return all(recorded.get(key) == wanted[key] for key in defining)
 
 
 def resume_run(path: str | Path, overrides: dict[str, Any], registry: Registry, reporter: Reporter | None = None) -> RunOutcome:

@@ -295,3 +295,40 @@ def test_bench_forms_groups_of_the_visible_gpus(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3,6,7")
     assert gpu_slots("auto", 2) == ["2,3", "6,7"]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_torchrun_restarts_workers_after_one_dies_and_the_run_continues_from_its_checkpoint(tmp_path):
+    """torchrun --max-restarts: the same command runs again in new workers and must continue, not start over
+    (nor fail on the addresses the dead workers left in torchrun's store)."""
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "--max-restarts", "1", "-m", "ganzoo", "run", "--arch", "mlp", "--loss", "bce", "--data", "ring8",
+               "--device", "cpu", "--steps", "400", "--log-every", "50", "--checkpoint-every", "100", "-o", run_dir]
+    launcher = subprocess.Popen(list(map(str, command)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while not (run_dir / "checkpoints" / "state.safetensors").is_file():
+        assert time.monotonic() < deadline and launcher.poll() is None, "no checkpoint"
+        time.sleep(0.05)
+    workers = _children(launcher.pid)
+    assert len(workers) == 2
+    os.kill(max(workers), signal.SIGKILL)
+    output, _ = launcher.communicate(timeout=180)
+    assert launcher.returncode == 0, output
+    assert "note: torchrun restarted the workers; continuing" in output
+    assert [r["step"] for r in read_metrics(run_dir)] == list(range(50, 450, 50))  # redone steps not doubled
+    meta = checkpoint_meta(run_dir)
+    assert meta["step"] == 400 and meta["replica_digests"][0] == meta["replica_digests"][1]
