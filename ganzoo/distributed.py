@@ -315,9 +315,16 @@ def _attempt_store(launch: Launch, timeout: datetime.timedelta) -> dist.Store | 
 def joined(requested_device: str) -> Iterator[World]:
     """This process's :class:`World`: joins torchrun's process group for the run and leaves it afterwards."""
     world, owns_group = _join(requested_device)
-    yield world
-    # Only after a normal end: tearing gloo down while another rank is already gone can abort the process,
-    # and a process that stops with an error exits (and frees the group) anyway.
+    try:
+        yield world
+    except AgreedError:
+        # Every rank raised it at the same point, so all are here to leave the group together.
+        if owns_group:
+            world.barrier()
+            dist.destroy_process_group()
+        raise
+    # Not after other errors: tearing gloo down while another rank is already gone can abort the process
+    # (the CLI then leaves with os._exit).
     if owns_group:
         dist.destroy_process_group()
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import torch
 
-from ganzoo.errors import GanzooError
+from ganzoo.distributed import AgreedError
 from ganzoo.training import AdversarialTrainer
 #: Both learning rates are multiplied by this after a rollback.
 ROLLBACK_LR_SCALE = 0.5
@@ -26,8 +26,11 @@ ROLLBACK_LR_SCALE = 0.5
 EXIT_DIVERGED = 3
 
 
-class DivergedError(GanzooError):
-    """The run's losses or weights became NaN/Inf and it stopped; the last good checkpoint is kept."""
+class DivergedError(AgreedError):
+    """The run's losses or weights became NaN/Inf and it stopped; the last good checkpoint is kept.
+
+    With several processes, every rank raises it at the same step (the finding is agreed first).
+    """
 
 
 class NanWatch:
