@@ -166,10 +166,10 @@ def test_gradient_penalty_and_n_critic_train_under_ddp(tmp_path):
 
 
 def assert_usage_exit(output: str) -> None:
-    """torchrun's failure report says rank 0 exited with code 2, and rank 1 with 2 too (or SIGTERM, when
-    torchrun stopped it first)."""
+    """torchrun's failure report says both ranks exited with code 2, or one did and torchrun stopped the
+    other with SIGTERM before it got there (they exit together, so either may be first)."""
     codes = dict(re.findall(r"rank +: (\d+) \(local_rank: \d+\)\n +exitcode +: (-?\d+)", output))
-    assert codes.get("0") == "2" and codes.get("1") in ("2", "-15"), output
+    assert set(codes) == {"0", "1"} and "2" in codes.values() and set(codes.values()) <= {"2", "-15"}, output
 
 
 def test_a_global_batch_the_processes_cannot_share_is_one_error_line(tmp_path):
