@@ -316,7 +316,7 @@ def test_torchrun_restarts_workers_after_one_dies_and_the_run_continues_from_its
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                "--max-restarts", "1", "-m", "ganzoo", "run", "--arch", "mlp", "--loss", "bce", "--data", "ring8",
-               "--device", "cpu", "--steps", "400", "--log-every", "50", "--checkpoint-every", "100", "-o", run_dir]
+               "--device", "cpu", "--steps", "200", "--log-every", "50", "--checkpoint-every", "50", "-o", run_dir]
     launcher = subprocess.Popen(list(map(str, command)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 120
@@ -329,6 +329,6 @@ def test_torchrun_restarts_workers_after_one_dies_and_the_run_continues_from_its
     output, _ = launcher.communicate(timeout=180)
     assert launcher.returncode == 0, output
     assert "note: torchrun restarted the workers; continuing" in output
-    assert [r["step"] for r in read_metrics(run_dir)] == list(range(50, 450, 50))  # redone steps not doubled
+    assert [r["step"] for r in read_metrics(run_dir)] == [50, 100, 150, 200]  # redone steps not doubled
     meta = checkpoint_meta(run_dir)
-    assert meta["step"] == 400 and meta["replica_digests"][0] == meta["replica_digests"][1]
+    assert meta["step"] == 200 and meta["replica_digests"][0] == meta["replica_digests"][1]
