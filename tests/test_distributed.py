@@ -210,7 +210,7 @@ def test_bench_gives_each_cell_two_processes(tmp_path, data_root):
 
 
 def test_launch_environment_is_read_and_checked():
-    assert launch_from_environment({}) .world_size == 1
+    assert launch_from_environment({}).world_size == 1
     launch = launch_from_environment({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1"})
     assert (launch.rank, launch.local_rank, launch.world_size, launch.is_main) == (3, 1, 4, False)
     with pytest.raises(GanzooError, match="RANK=4"):
