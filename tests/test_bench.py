@@ -99,30 +99,31 @@ def test_a_cell_that_fails_is_reported_with_its_error(tmp_path):
     assert "| mnist | mlp | bce | 0/1 |" in (out / "report.md").read_text()
 
 
-def test_non_finite_losses_mark_a_cell_diverged(tmp_path):
+def _collect_cell(tmp_path, metrics: str):
+    """A cell result read from a run directory holding only ``metrics`` as its metrics.jsonl."""
     from ganzoo.bench import Cell, collect
     from ganzoo.registry import load_registry
 
     run = tmp_path / "cell"
     run.mkdir()
-    (run / "metrics.jsonl").write_text(
+    (run / "metrics.jsonl").write_text(metrics)
+    return collect(Cell("mlp", "bce", "ring8", 0), run, load_registry())
+
+
+def test_non_finite_losses_mark_a_cell_diverged(tmp_path):
+    result = _collect_cell(
+        tmp_path,
         '{"step": 1, "d_loss": 1.0, "g_loss": 0.5, "penalty": 0.0, "img_per_s": 10.0}\n'
-        '{"step": 2, "d_loss": NaN, "g_loss": Infinity, "penalty": 0.0, "img_per_s": 12.0}\n'
+        '{"step": 2, "d_loss": NaN, "g_loss": Infinity, "penalty": 0.0, "img_per_s": 12.0}\n',
     )
-    result = collect(Cell("mlp", "bce", "ring8", 0), run, load_registry())
     assert result.status == "diverged" and result.reason == "non-finite losses at step 2"
     assert result.img_per_s == 11.0
 
 
 def test_a_run_stopped_by_divergence_marks_its_cell_diverged(tmp_path):
-    from ganzoo.bench import Cell, collect
-    from ganzoo.registry import load_registry
-
-    run = tmp_path / "cell"
-    run.mkdir()
-    (run / "metrics.jsonl").write_text(
+    result = _collect_cell(
+        tmp_path,
         '{"step": 1, "d_loss": 1.0, "g_loss": 0.5, "penalty": 0.0, "img_per_s": 10.0}\n'
-        '{"event": "diverged", "step": 2, "reason": "a loss became NaN or infinite", "checkpoint_step": null}\n'
+        '{"event": "diverged", "step": 2, "reason": "a loss became NaN or infinite", "checkpoint_step": null}\n',
     )
-    result = collect(Cell("mlp", "bce", "ring8", 0), run, load_registry())
     assert result.status == "diverged" and result.reason == "non-finite losses or weights at step 2"
