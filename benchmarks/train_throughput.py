@@ -25,10 +25,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.batches import BatchStream
-from ganzoo.precision import resolve_precision
+from ganzoo.training.batches import BatchStream
+from ganzoo.compute.precision import resolve_precision
 from ganzoo.registry import load_registry
-from ganzoo.training import AdversarialTrainer
+from ganzoo.training.trainer import AdversarialTrainer
 
 LATENT_DIM = 100
 

@@ -4,15 +4,15 @@ The public plugin API is what this module exports: the ``hookimpl`` marker
 and the component classes. See ``docs/plugins.md``.
 """
 
-from ganzoo.callbacks import Logger, RunContext, RunLogger
-from ganzoo.contract import Architecture, DataSpec, Dataset, Loss
+from ganzoo.contract.callbacks import Logger, RunContext, RunLogger
+from ganzoo.contract.components import Architecture, DataSpec, Dataset, Loss
 from ganzoo.errors import GanzooError
-from ganzoo.hookspecs import hookimpl
-from ganzoo.metrics import EvalContext, Metric, MetricResult, SampleSource
-from ganzoo.sources import GeneratorSamples, TensorSamples
-from ganzoo.tensordata import InMemoryDataset
+from ganzoo.contract.hookspecs import hookimpl
+from ganzoo.contract.metrics import EvalContext, Metric, MetricResult, SampleSource
+from ganzoo.evaluation.sources import GeneratorSamples, TensorSamples
+from ganzoo.contract.tensordata import InMemoryDataset
 
-__version__ = "0.1.0"
+from ganzoo.version import __version__
 
 __all__ = [
     "Architecture",

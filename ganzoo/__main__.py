@@ -2,4 +2,5 @@
 
 from ganzoo.cli import main
 
-main()
+if __name__ == "__main__":  # not again when multiprocessing re-imports the main module
+    main()

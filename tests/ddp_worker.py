@@ -10,11 +10,11 @@ from pathlib import Path
 import torch
 import torch.multiprocessing
 
-from ganzoo.config import RunConfig
-from ganzoo.distributed import TIMEOUT_ENV
+from ganzoo.storage.config import RunConfig
+from ganzoo.distributed.world import TIMEOUT_ENV
 from ganzoo.errors import GanzooError
 from ganzoo.registry import load_registry
-from ganzoo.runner import start_run
+from ganzoo.training.runner import start_run
 from tests.test_divergence import scripted
 
 

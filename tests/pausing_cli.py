@@ -12,10 +12,10 @@ import os
 import time
 from pathlib import Path
 
-import ganzoo.checkpoint
+import ganzoo.storage.checkpoint
 from ganzoo.cli import main
 
-_real_save_file = ganzoo.checkpoint.save_file
+_real_save_file = ganzoo.storage.checkpoint.save_file
 _pause_at = int(os.environ["GANZOO_TEST_PAUSE_AT"])
 _saved = 0
 
@@ -31,5 +31,5 @@ def _pausing_save_file(tensors, filename, metadata=None):
         time.sleep(600)
 
 
-ganzoo.checkpoint.save_file = _pausing_save_file
+ganzoo.storage.checkpoint.save_file = _pausing_save_file
 main()

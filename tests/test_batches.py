@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ganzoo import InMemoryDataset
-from ganzoo.batches import BatchStream
+from ganzoo.training.batches import BatchStream
 
 
 class ItemByItem(torch.utils.data.Dataset):

@@ -16,7 +16,7 @@ import torch
 
 from ganzoo import DataSpec, Dataset, EvalContext, GanzooError, InMemoryDataset, SampleSource
 from ganzoo.registry import load_registry
-from ganzoo.sources import TensorSamples
+from ganzoo.evaluation.sources import TensorSamples
 from ganzoo_plugins.metrics import cas
 from ganzoo_plugins.metrics.cas import ClassificationAccuracyScore
 from ganzoo_plugins.metrics.classifier import Classifier

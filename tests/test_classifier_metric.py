@@ -14,7 +14,7 @@ import torch
 
 from ganzoo import DataSpec, Dataset, EvalContext, GanzooError
 from ganzoo.registry import load_registry
-from ganzoo.sources import TensorSamples
+from ganzoo.evaluation.sources import TensorSamples
 from ganzoo_plugins.metrics import classifier
 from ganzoo_plugins.metrics.classifier import Classifier, frechet_distance
 from ganzoo_plugins.metrics.classifier_net import EvaluatorRecipe

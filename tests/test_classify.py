@@ -1,5 +1,5 @@
-"""The core classifiers and their fixed-budget trainer (ganzoo.classifier_nets, ganzoo.classify), and the
-pure parts of ganzoo.augment: stratified subsets and the summary over seeds."""
+"""The core classifiers and their fixed-budget trainer (ganzoo.evaluation.classifier_nets, ganzoo.evaluation.classify), and the
+pure parts of ganzoo.evaluation.augment: stratified subsets and the summary over seeds."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from ganzoo import DataSpec, GanzooError
-from ganzoo.augment import DIFFERENCE, AugmentSettings, stratified_subset, summarize
-from ganzoo.classifier_nets import SmallCNN, make_classifier
-from ganzoo.classify import TrainingBudget, accuracy, batch_indices, class_correct_counts, train_classifier
-from ganzoo.tensordata import InMemoryDataset
+from ganzoo.evaluation.augment import DIFFERENCE, AugmentSettings, stratified_subset, summarize
+from ganzoo.evaluation.classifier_nets import SmallCNN, make_classifier
+from ganzoo.evaluation.classify import TrainingBudget, accuracy, batch_indices, class_correct_counts, train_classifier
+from ganzoo.contract.tensordata import InMemoryDataset
 
 MNIST_LIKE = DataSpec((1, 28, 28), 10)
 CIFAR_LIKE = DataSpec((3, 32, 32), 10)

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ganzoo.devices import resolve_device
+from ganzoo.compute.devices import resolve_device
 from ganzoo.errors import GanzooError
-from ganzoo.precision import CHOICES as PRECISION_CHOICES
+from ganzoo.compute.precision import CHOICES as PRECISION_CHOICES
 from ganzoo.registry import load_registry
 from tests.helpers import assert_one_line_error, invoke
 

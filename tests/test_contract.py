@@ -9,7 +9,7 @@ import pluggy
 import pytest
 
 import ganzoo
-from ganzoo import hookspecs
+from ganzoo.contract import hookspecs
 
 REPO = Path(__file__).resolve().parents[1]
 HOOKS = sorted(

@@ -16,8 +16,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-import ganzoo.checkpoint
-from ganzoo.checkpoint import read_checkpoint, read_generator
+import ganzoo.storage.checkpoint
+from ganzoo.storage.checkpoint import read_checkpoint, read_generator
 from tests.conftest import REPO
 from tests.helpers import assert_error_after_progress, assert_one_line_error, invoke, read_metrics
 
@@ -191,7 +191,7 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume(tmp_path):
 
 
 def test_an_append_after_a_torn_line_starts_on_its_own_line(tmp_path):
-    from ganzoo.rundir import RunDir
+    from ganzoo.storage.rundir import RunDir
 
     run = RunDir(tmp_path)
     (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2, "d_lo')
@@ -202,7 +202,7 @@ def test_an_append_after_a_torn_line_starts_on_its_own_line(tmp_path):
 def fail_on_call(monkeypatch, number: int, error: int = errno.ENOSPC) -> list:
     """Make the ``number``-th checkpoint file save write a few bytes, then fail like a full disk."""
     calls = []
-    real = ganzoo.checkpoint.save_file
+    real = ganzoo.storage.checkpoint.save_file
 
     def save_file(tensors, filename, metadata=None):
         calls.append(filename)
@@ -211,7 +211,7 @@ def fail_on_call(monkeypatch, number: int, error: int = errno.ENOSPC) -> list:
             raise OSError(error, os.strerror(error), str(filename))
         real(tensors, filename, metadata=metadata)
 
-    monkeypatch.setattr(ganzoo.checkpoint, "save_file", save_file)
+    monkeypatch.setattr(ganzoo.storage.checkpoint, "save_file", save_file)
     return calls
 
 
@@ -234,10 +234,10 @@ def test_a_full_disk_mid_run_keeps_the_previous_checkpoint(tmp_path, monkeypatch
 
 
 def test_too_little_free_space_is_refused_before_anything_is_written(tmp_path, monkeypatch):
-    import ganzoo.preflight
+    import ganzoo.storage.preflight
 
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(ganzoo.preflight.shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 2**20, 2**20))
+    monkeypatch.setattr(ganzoo.storage.preflight.shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 2**20, 2**20))
     out = tmp_path / "deep" / "run"
     result = invoke("run", *TINY, "--steps", 1, "--out", out)
     assert_one_line_error(result, "only 1 MiB free on", "this run's checkpoints need about", "--out")

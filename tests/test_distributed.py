@@ -22,10 +22,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from ganzoo.bench import gpu_slots
-from ganzoo.distributed import launch_from_environment
+from ganzoo.bench.cells import gpu_slots
+from ganzoo.distributed.world import launch_from_environment
 from ganzoo.errors import GanzooError
-from ganzoo.sync_batchnorm import CpuSyncBatchNorm, synchronize_batch_norm
+from ganzoo.distributed.sync_batchnorm import CpuSyncBatchNorm, synchronize_batch_norm
 from tests.ddp_worker import run_ranks
 from tests.helpers import assert_one_line_error, invoke, read_metrics
 

@@ -10,8 +10,8 @@ import torch
 from safetensors import safe_open
 
 import ganzoo
-from ganzoo.checkpoint import read_checkpoint
-from ganzoo.divergence import NanWatch, non_finite_tensors
+from ganzoo.storage.checkpoint import read_checkpoint
+from ganzoo.training.divergence import NanWatch, non_finite_tensors
 from tests.helpers import assert_error_after_progress, invoke, read_metrics
 
 SMALL = ("--arch", "mlp", "--data", "ring8", "--batch-size", "16", "--log-every", "1", "--precision", "fp32",

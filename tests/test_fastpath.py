@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ganzoo.batches import BatchStream
-from ganzoo.precision import PRECISIONS, resolve_precision
+from ganzoo.training.batches import BatchStream
+from ganzoo.compute.precision import PRECISIONS, resolve_precision
 from ganzoo.registry import load_registry
 from tests.helpers import assert_one_line_error, invoke, read_metrics
 

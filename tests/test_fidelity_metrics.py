@@ -14,8 +14,8 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 import ganzoo
 from ganzoo import DataSpec, EvalContext, GanzooError
-from ganzoo.metrics import INCEPTION_WEIGHTS_ENV
-from ganzoo.sources import TensorSamples
+from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV
+from ganzoo.evaluation.sources import TensorSamples
 from ganzoo_plugins.datasets.toy_mixtures import RING8
 from ganzoo_plugins.metrics import fidelity, fidelity_features
 

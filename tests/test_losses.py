@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-import ganzoo.hookspecs
+import ganzoo.contract.hookspecs
 from ganzoo.contract import LOSS_DEFAULT_KEYS, Loss
 from ganzoo_plugins.losses import divergence, hinge, wgan_gp
 
@@ -20,7 +20,7 @@ ALL_NAMES = {"bce", "minimax", "mse", "hinge", "wgan-gp"}
 
 def _registered_losses() -> list[Loss]:
     pm = pluggy.PluginManager("ganzoo")
-    pm.add_hookspecs(ganzoo.hookspecs)
+    pm.add_hookspecs(ganzoo.contract.hookspecs)
     for module in PLUGIN_MODULES:
         pm.register(module)
     pm.check_pending()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.sources import TensorSamples
+from ganzoo.evaluation.sources import TensorSamples
 from ganzoo import DataSpec, EvalContext, GanzooError
 from ganzoo_plugins.datasets import toy_mixtures
 from ganzoo_plugins.datasets.torchvision_sets import MNIST

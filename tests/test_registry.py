@@ -190,7 +190,7 @@ TINY = ("--arch", "mlp", "--loss", "bce", "--data", "ring8", "--batch-size", "16
 
 
 def test_a_hook_that_raises_at_run_time_stops_the_run_with_a_checkpoint_and_its_name(tmp_path):
-    from ganzoo.checkpoint import read_checkpoint
+    from ganzoo.storage.checkpoint import read_checkpoint
     from tests.helpers import assert_error_after_progress
 
     out = tmp_path / "run"

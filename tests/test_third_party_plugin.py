@@ -24,7 +24,7 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.checkpoint import read_generator
+from ganzoo.storage.checkpoint import read_generator
 from ganzoo.registry import load_registry
 from ganzoo_plugins.losses.divergence import NonSaturatingLoss
 from tests.helpers import assert_one_line_error, read_metrics, run_cli

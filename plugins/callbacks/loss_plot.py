@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import ganzoo
-from ganzoo.atomic import atomic_path
+from ganzoo.storage.atomic import atomic_path
 
 PLOT_FILE = "losses.png"
 

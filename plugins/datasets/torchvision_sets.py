@@ -35,8 +35,8 @@ from PIL import Image
 
 import ganzoo
 from ganzoo import DataSpec, GanzooError, InMemoryDataset
-from ganzoo.atomic import atomic_path
-from ganzoo.paths import cache_root
+from ganzoo.storage.atomic import atomic_path
+from ganzoo.storage.paths import cache_root
 
 #: CIFAR-10's classes in torchvision's (the official) label order.
 CIFAR10_CLASSES: tuple[str, ...] = (

@@ -14,7 +14,7 @@ Values:
   exposes a class the generator cannot draw.
 
 The classifier (``small-cnn`` by default) trains with the core's fixed-budget
-trainer (:mod:`ganzoo.classify`): ``epochs`` passes over the
+trainer (:mod:`ganzoo.evaluation.classify`): ``epochs`` passes over the
 ``context.num_samples`` generated samples, Adam with a cosine schedule,
 seeded by ``context.seed``. ``ganzoo augment``'s synthetic-only setting is the
 same measurement with a step budget shared by its other settings.
@@ -30,16 +30,16 @@ import torch
 
 import ganzoo
 from ganzoo import EvalContext, GanzooError, Metric, MetricResult, SampleSource
-from ganzoo.classifier_nets import CLASSIFIERS, check_classifiable
+from ganzoo.evaluation.classifier_nets import CLASSIFIERS, check_classifiable
 from ganzoo.errors import unknown_choice
-from ganzoo.classify import TrainingBudget, class_correct_counts, train_classifier
+from ganzoo.evaluation.classify import TrainingBudget, class_correct_counts, train_classifier
 
 
 class ClassificationAccuracyScore(Metric):
     """Accuracy on real test data of a classifier trained only on generated samples.
 
     Args:
-        classifier: a name from :data:`ganzoo.classifier_nets.CLASSIFIERS`.
+        classifier: a name from :data:`ganzoo.evaluation.classifier_nets.CLASSIFIERS`.
         epochs: passes over the generated samples.
         batch_size: the classifier's training batch size.
         learning_rate: Adam's initial learning rate.

@@ -41,8 +41,8 @@ import torch
 
 import ganzoo
 from ganzoo import EvalContext, GanzooError, Metric, MetricResult, SampleSource
-from ganzoo.atomic import atomic_path
-from ganzoo.classify import accuracy, labelled_batches
+from ganzoo.storage.atomic import atomic_path
+from ganzoo.evaluation.classify import accuracy, labelled_batches
 from ganzoo_plugins.metrics.classifier_net import EvaluatorNet, EvaluatorRecipe, build_trained_evaluator
 
 #: A class counts as covered when it receives at least this fraction of the uniform share ``1/K``.

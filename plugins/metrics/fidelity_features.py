@@ -38,9 +38,9 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torch_fidelity.utils import create_feature_extractor
 
 from ganzoo import EvalContext, GanzooError, InMemoryDataset, SampleSource
-from ganzoo.atomic import atomic_path
+from ganzoo.storage.atomic import atomic_path
 from ganzoo.errors import unknown_choice
-from ganzoo.metrics import INCEPTION_WEIGHTS_ENV
+from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV
 
 #: The extractor of the standard FID/IS/KID protocol.
 DEFAULT_EXTRACTOR = "inception-v3-compat"

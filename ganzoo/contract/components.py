@@ -1,0 +1,216 @@
+"""The component contract: what a plugin registers.
+
+Plugins subclass :class:`Architecture`, :class:`Loss` and :class:`Dataset`
+and hand instances to the ``register`` callback of the matching hook (see
+:mod:`ganzoo.contract.hookspecs`). Every class here is part of the public API that
+third-party packages are written against; ``docs/plugins.md`` is the guide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+#: Keys a :attr:`Loss.defaults` mapping may contain, with what they set.
+LOSS_DEFAULT_KEYS: Mapping[str, str] = {
+    "n_critic": "discriminator steps per generator step (int)",
+    "lr_g": "generator Adam learning rate (float)",
+    "lr_d": "discriminator Adam learning rate (float)",
+    "betas": "Adam betas for both optimizers (pair of floats)",
+    "architecture_options": "options passed to Architecture.build, applied only "
+    "where the architecture declares them (mapping)",
+}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The shape and classes of a dataset's samples.
+
+    Attributes:
+        shape: ``(C, H, W)`` for images, ``(D,)`` for vector data. Samples are
+            float tensors of exactly this shape with values in ``[-1, 1]``.
+        num_classes: number of class labels (0 when the data has none).
+        class_names: one human-readable name per class, index = label.
+    """
+
+    shape: tuple[int, ...]
+    num_classes: int = 0
+    class_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        object.__setattr__(self, "class_names", tuple(self.class_names))
+        if not self.shape or any(s <= 0 for s in self.shape):
+            raise ValueError(f"DataSpec.shape must be positive sizes, got {self.shape}")
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise ValueError(
+                f"DataSpec has {self.num_classes} classes but {len(self.class_names)} class names"
+            )
+
+    @property
+    def is_image(self) -> bool:
+        """True for ``(C, H, W)`` data."""
+        return len(self.shape) == 3
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; :meth:`from_json` inverts it."""
+        return {
+            "shape": list(self.shape),
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DataSpec:
+        """Rebuild a spec written by :meth:`to_json`."""
+        return cls(
+            shape=tuple(data["shape"]),
+            num_classes=int(data.get("num_classes", 0)),
+            class_names=tuple(data.get("class_names", ())),
+        )
+
+
+class Architecture:
+    """A generator/discriminator pair for some family of data shapes.
+
+    Subclasses set :attr:`name` and :attr:`description` and implement
+    :meth:`build`.
+
+    Attributes:
+        name: the kebab-case name users pass to ``--arch``.
+        description: one line shown by ``ganzoo list-plugins``.
+        options: option name -> default value for :meth:`build`. Users set
+            them with ``--arch-option KEY=VALUE``; a loss's
+            ``defaults["architecture_options"]`` sets those the architecture
+            declares here. Values are bool, int, float, str or tuples of them.
+        conditional: True when the networks take class labels: the generator
+            is then called as ``generator(z, labels)`` and the discriminator
+            as ``discriminator(x, labels)``, with ``labels`` a long tensor of
+            shape ``(N,)``. A conditional discriminator may return
+            ``(logits, class_logits)``, class logits ``(N, num_classes)``: the
+            trainer then adds ACGAN's auxiliary cross-entropy to both losses.
+    """
+
+    name: str = ""
+    description: str = ""
+    options: Mapping[str, Any] = {}
+    conditional: bool = False
+
+    def build(self, spec: DataSpec, latent_dim: int, **options: Any) -> tuple[nn.Module, nn.Module]:
+        """Create fresh, initialised networks for data of ``spec``.
+
+        Args:
+            spec: the dataset's :class:`DataSpec`.
+            latent_dim: size of the noise vector ``z``.
+            **options: every key of :attr:`options`, with the value in force.
+
+        Returns:
+            ``(generator, discriminator)``. The generator maps ``z`` of shape
+            ``(N, latent_dim)`` to samples ``(N, *spec.shape)`` in ``[-1, 1]``;
+            the discriminator maps samples to raw logits of shape ``(N,)`` or
+            ``(N, 1)``: no sigmoid, the loss owns the link function.
+
+        Raises:
+            GanzooError: when ``spec`` is a shape this architecture cannot
+                produce; the message names the shape and the supported ones.
+        """
+        raise NotImplementedError
+
+
+class Loss:
+    """An adversarial objective: what D and G minimise, plus an optional penalty.
+
+    Both loss methods receive logits already flattened to shape ``(N,)`` and
+    return a scalar tensor to be minimised.
+
+    Attributes:
+        name: the kebab-case name users pass to ``--loss``.
+        description: one line shown by ``ganzoo list-plugins``.
+        defaults: training settings this objective needs, applied unless the
+            user overrides them on the command line. Keys are those of
+            :data:`LOSS_DEFAULT_KEYS`, e.g. WGAN-GP's
+            ``{"n_critic": 5, "betas": (0.0, 0.9),
+            "architecture_options": {"discriminator_batch_norm": False}}``.
+    """
+
+    name: str = ""
+    description: str = ""
+    defaults: Mapping[str, Any] = {}
+
+    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        """The discriminator's (critic's) loss for one batch of real and fake logits."""
+        raise NotImplementedError
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        """The generator's loss for the discriminator's logits on its samples."""
+        raise NotImplementedError
+
+    def penalty(
+        self,
+        discriminator: Callable[[torch.Tensor], torch.Tensor],
+        real: torch.Tensor,
+        fake: torch.Tensor,
+    ) -> torch.Tensor | float:
+        """An extra term added to the discriminator loss (default: none).
+
+        Args:
+            discriminator: maps a batch of samples to logits of shape ``(N,)``
+                (for conditional models the labels are already bound).
+            real: the real batch, ``(N, *spec.shape)``.
+            fake: the generated batch, detached from the generator's graph.
+
+        Returns:
+            A scalar tensor (or ``0.0`` for no penalty). It is differentiated
+            with respect to the discriminator's parameters only.
+        """
+        return 0.0
+
+
+class Dataset:
+    """A source of training samples with a fixed :class:`DataSpec`.
+
+    Attributes:
+        name: the kebab-case name users pass to ``--data``.
+        description: one line shown by ``ganzoo list-plugins``.
+        spec: the shape and classes of the samples :meth:`load` returns.
+        options: option name -> default value for :meth:`load` and
+            :meth:`spec_for`; users set them with ``--data-option KEY=VALUE``.
+    """
+
+    name: str = ""
+    description: str = ""
+    spec: DataSpec
+    options: Mapping[str, Any] = {}
+
+    def load(self, root: str, train: bool = True, download: bool = True, **options: Any) -> torch.utils.data.Dataset:
+        """Return the train or test split as a ``torch.utils.data.Dataset``.
+
+        Args:
+            root: the data directory (``--data-root``, else ``$GANZOO_DATA``,
+                else a per-user cache directory).
+            train: the training split when True, the test split otherwise.
+            download: whether fetching missing files is allowed.
+            **options: every key of :attr:`options`, with the value in force.
+
+        Returns:
+            A dataset whose items are ``(sample, label)``: a float tensor of
+            ``spec.shape`` in ``[-1, 1]`` and an int label (0 when the data
+            has no classes).
+
+        Raises:
+            GanzooError: when the data is missing and cannot be fetched; the
+                message says where to put the files.
+        """
+        raise NotImplementedError
+
+    def spec_for(self, root: str, **options: Any) -> DataSpec:
+        """The spec of the data :meth:`load` would return for these arguments.
+
+        Override it when the spec depends on the root or the options (an
+        image folder's size and classes); the default returns :attr:`spec`.
+        """
+        return self.spec

@@ -1,0 +1,9 @@
+"""Turning a generator into numbers and pictures.
+
+Running metrics and recording them with their protocol (``evaluate``), sample
+sources for metrics (``sources``), batched generation, grids and files
+(``sampling``), the core classifiers and their fixed-budget trainer
+(``classifier_nets``, ``classify``) and the ``ganzoo augment`` study
+(``augment``). May import storage, the registry, compute and the contract;
+never training, distributed, bench or the CLI.
+"""

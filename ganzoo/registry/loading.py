@@ -1,0 +1,293 @@
+"""Plugin loading and the registries of components.
+
+Plugins come from the ``ganzoo`` entry-point group, built-ins included. Each
+entry point is imported and validated on its own, so one broken plugin is
+reported (``ganzoo list-plugins`` shows its error) while the others work.
+This mirrors pluggy's ``load_setuptools_entrypoints``, which stops at the
+first failing import.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from ganzoo.contract import hookspecs
+from ganzoo.contract.callbacks import Logger
+from ganzoo.contract.components import LOSS_DEFAULT_KEYS, Architecture, Dataset, Loss
+from ganzoo.errors import GanzooError, unknown_choice
+from ganzoo.contract.metrics import Metric
+
+ENTRY_POINT_GROUP = "ganzoo"
+#: Comma-separated entry-point names: when set, only these plugins load.
+PLUGINS_ENV = "GANZOO_PLUGINS"
+BUILTIN_DISTRIBUTION = "ganzoo"
+
+_NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class ComponentKind:
+    """One kind of component: its hook, base class and CLI word."""
+
+    key: str
+    hook: str
+    base: type
+    label: str
+
+
+KINDS: tuple[ComponentKind, ...] = (
+    ComponentKind("architectures", "register_architectures", Architecture, "architecture"),
+    ComponentKind("losses", "register_losses", Loss, "loss"),
+    ComponentKind("datasets", "register_datasets", Dataset, "dataset"),
+    ComponentKind("metrics", "register_metrics", Metric, "metric"),
+    ComponentKind("loggers", "register_loggers", Logger, "logger"),
+)
+_KIND_BY_KEY = {kind.key: kind for kind in KINDS}
+
+
+@dataclass
+class PluginInfo:
+    """What ``list-plugins`` reports about one plugin."""
+
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    builtin: bool = False
+    hooks: list[str] = field(default_factory=list)
+    components: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "name": self.name,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "builtin": self.builtin,
+            "hooks": self.hooks,
+            **{kind.key: self.components.get(kind.key, []) for kind in KINDS},
+            "errors": self.errors,
+        }
+
+
+class Registry:
+    """The loaded plugins and the components they registered, by name."""
+
+    def __init__(
+        self,
+        plugins: list[PluginInfo],
+        components: Mapping[str, Mapping[str, list[tuple[Any, str]]]],
+        manager: pluggy.PluginManager | None = None,
+    ):
+        self.plugins = plugins
+        self._components = components
+        self._manager = manager
+
+    @property
+    def hook(self) -> Any:
+        """The lifecycle hook callers of the loaded plugins (``registry.hook.on_run_start(run=...)``)."""
+        if self._manager is None:
+            manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+            manager.add_hookspecs(hookspecs)
+            self._manager = manager
+        return self._manager.hook
+
+    def names(self, kind: str) -> list[str]:
+        """Sorted names of the components of ``kind`` (e.g. ``"losses"``)."""
+        return sorted(self._components[kind])
+
+    def get(self, kind: str, name: str) -> Any:
+        """The component of ``kind`` called ``name``; GanzooError if unknown or ambiguous."""
+        label = _KIND_BY_KEY[kind].label
+        owners = self._components[kind].get(name)
+        if not owners:
+            error = unknown_choice(label, name, self._components[kind])
+            failed = [plugin for plugin in self.plugins if plugin.errors and not plugin.components]
+            if failed:  # the name may belong to a plugin that failed to load: say which
+                shown = ", ".join(f"'{p.name}'" + (f" ({p.distribution} {p.version})" if p.distribution else "") for p in failed)
+                error = GanzooError(f"{error} Plugins that failed to load: {shown}; see ganzoo list-plugins.")
+            raise error
+        if len(owners) > 1:
+            plugins = " and ".join(f"'{plugin}'" for _, plugin in owners)
+            raise GanzooError(
+                f"{label} '{name}' is registered by both {plugins}; uninstall one or "
+                f"choose the plugins to load with {PLUGINS_ENV}."
+            )
+        return owners[0][0]
+
+    def plugin_of(self, kind: str, name: str) -> PluginInfo:
+        """The plugin that registered a component (which must exist)."""
+        plugin_name = self._components[kind][name][0][1]
+        return next(p for p in self.plugins if p.name == plugin_name)
+
+    def architecture(self, name: str) -> Architecture:
+        """The architecture called ``name``."""
+        return self.get("architectures", name)
+
+    def loss(self, name: str) -> Loss:
+        """The loss called ``name``."""
+        return self.get("losses", name)
+
+    def dataset(self, name: str) -> Dataset:
+        """The dataset called ``name``."""
+        return self.get("datasets", name)
+
+    def metric(self, name: str) -> Metric:
+        """The metric called ``name``."""
+        return self.get("metrics", name)
+
+    def logger(self, name: str) -> Logger:
+        """The logging backend called ``name``."""
+        return self.get("loggers", name)
+
+
+def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, str] | None = None) -> Registry:
+    """Load every installed plugin (or those ``GANZOO_PLUGINS`` names) plus ``extra_plugins``.
+
+    ``extra_plugins`` are objects with hook implementations registered in
+    process, after the installed ones; tests use them to add a plugin without
+    installing a package.
+    """
+    environ = os.environ if environ is None else environ
+    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    manager.add_hookspecs(hookspecs)
+    entry_points, clashes = _selected_entry_points(environ.get(PLUGINS_ENV))
+    plugins: list[PluginInfo] = []
+    for entry_point in entry_points:
+        info = PluginInfo(name=entry_point.name, module=entry_point.value)
+        if entry_point.dist is not None:
+            info.distribution = entry_point.dist.name
+            info.version = entry_point.dist.version
+            info.builtin = entry_point.dist.name == BUILTIN_DISTRIBUTION
+        plugins.append(info)
+        try:
+            module = entry_point.load()
+        except Exception as error:  # any import failure is the plugin's, not ours
+            info.errors.append(f'Error importing plugin "{entry_point.name}": {type(error).__name__}: {error}')
+            continue
+        _register(manager, module, info)
+    plugins.extend(clashes)
+    for index, plugin in enumerate(extra_plugins):
+        name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{index}"
+        info = PluginInfo(name=name, module=name)
+        plugins.append(info)
+        _register(manager, plugin, info)
+    components = _collect_components(manager, plugins)
+    return Registry(plugins, components, manager)
+
+
+def _selected_entry_points(pinned: str | None) -> tuple[list[importlib.metadata.EntryPoint], list[PluginInfo]]:
+    """The entry points to load, and a PluginInfo with an error for each name clash."""
+    unique: dict[str, importlib.metadata.EntryPoint] = {}
+    clashes: list[PluginInfo] = []
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        first = unique.setdefault(entry_point.name, entry_point)
+        if first is entry_point or (first.value == entry_point.value and _dist_name(first) == _dist_name(entry_point)):
+            continue  # an editable and a normal install of one package can both list it
+        clash = PluginInfo(name=entry_point.name, module=entry_point.value, distribution=_dist_name(entry_point))
+        clash.errors.append(
+            f"plugin name '{entry_point.name}' of {_dist_name(entry_point)} is already used by "
+            f"{_dist_name(first)} ({first.value}); not loaded"
+        )
+        clashes.append(clash)
+    if pinned is None:
+        return list(unique.values()), clashes
+    wanted = [name.strip() for name in pinned.split(",") if name.strip()]
+    for name in wanted:
+        if name not in unique:
+            raise unknown_choice(f"plugin in {PLUGINS_ENV}", name, unique)
+    return [unique[name] for name in wanted], [c for c in clashes if c.name in wanted]
+
+
+def _dist_name(entry_point: importlib.metadata.EntryPoint) -> str | None:
+    return entry_point.dist.name if entry_point.dist is not None else None
+
+
+def _register(manager: pluggy.PluginManager, plugin: object, info: PluginInfo) -> None:
+    if manager.is_registered(plugin):
+        info.errors.append(f'plugin "{info.name}" is already loaded as "{manager.get_name(plugin)}"; not loaded twice')
+        return
+    try:
+        manager.register(plugin, name=info.name)
+    except (pluggy.PluginValidationError, ValueError) as error:
+        info.errors.append(f'Invalid plugin "{info.name}": {error}')
+        return
+    try:
+        manager.check_pending()  # rejects misspelled hook names instead of ignoring them
+    except pluggy.PluginValidationError as error:
+        info.errors.append(f'Invalid plugin "{info.name}": {error}')
+        manager.unregister(plugin)
+        return
+    info.hooks = sorted(
+        impl.function.__name__ for caller in manager.get_hookcallers(plugin) or [] for impl in caller.get_hookimpls()
+        if impl.plugin_name == info.name
+    )
+
+
+def _collect_components(
+    manager: pluggy.PluginManager, plugins: list[PluginInfo]
+) -> dict[str, dict[str, list[tuple[Any, str]]]]:
+    components: dict[str, dict[str, list[tuple[Any, str]]]] = {kind.key: {} for kind in KINDS}
+    for info in plugins:
+        if info.errors:
+            continue
+        try:
+            staged = _call_registration_hooks(manager, info)
+        except Exception as error:
+            info.errors.append(f'Plugin "{info.name}" failed to register: {type(error).__name__}: {error}')
+            manager.unregister(name=info.name)  # a plugin that failed gets no lifecycle calls either
+            continue
+        for kind_key, objects in staged.items():
+            for obj in objects:
+                owners = components[kind_key].setdefault(obj.name, [])
+                if owners:
+                    label = _KIND_BY_KEY[kind_key].label
+                    info.errors.append(f"{label} '{obj.name}' is also registered by plugin '{owners[0][1]}'")
+                owners.append((obj, info.name))
+                info.components.setdefault(kind_key, []).append(
+                    {"name": obj.name, "description": obj.description}
+                )
+    return components
+
+
+def _call_registration_hooks(manager: pluggy.PluginManager, info: PluginInfo) -> dict[str, list[Any]]:
+    staged: dict[str, list[Any]] = {}
+    for kind in KINDS:
+        for impl in getattr(manager.hook, kind.hook).get_hookimpls():
+            if impl.plugin_name != info.name:
+                continue
+            found = staged.setdefault(kind.key, [])
+            register = _validating_register(kind, found)
+            impl.function(**{arg: register for arg in impl.argnames})
+    return staged
+
+
+def _validating_register(kind: ComponentKind, found: list[Any]) -> Callable[[Any], None]:
+    def register(component: Any) -> None:
+        if not isinstance(component, kind.base):
+            raise GanzooError(f"{kind.hook} got {component!r}, which is not a ganzoo.{kind.base.__name__}")
+        name = getattr(component, "name", "")
+        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+            raise GanzooError(f"{kind.label} name {name!r} is not kebab-case (e.g. 'wgan-gp')")
+        if kind.base is Loss:
+            unknown = set(component.defaults) - set(LOSS_DEFAULT_KEYS)
+            if unknown:
+                raise GanzooError(
+                    f"loss '{name}' has unknown defaults {sorted(unknown)}; valid keys: {', '.join(LOSS_DEFAULT_KEYS)}"
+                )
+        if kind.base is Dataset and not hasattr(component, "spec"):
+            raise GanzooError(f"dataset '{name}' has no spec")
+        if any(existing.name == name for existing in found):
+            raise GanzooError(f"{kind.label} '{name}' is registered twice")
+        found.append(component)
+
+    return register

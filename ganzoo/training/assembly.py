@@ -1,0 +1,168 @@
+"""Turning a :class:`RunConfig` into the parts of a run, checking everything first.
+
+Nothing here writes to disk: every user mistake (unknown names, bad
+options, an impossible combination, missing data) surfaces as a
+:class:`GanzooError` before a run directory exists.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganzoo.version import __version__
+from ganzoo.storage.config import RunConfig, resolve_hyperparameters, total_steps
+from ganzoo.contract.components import Architecture, DataSpec, Dataset, Loss
+from ganzoo.compute.devices import resolve_device
+from ganzoo.distributed.world import World
+from ganzoo.errors import GanzooError
+from ganzoo.evaluation.evaluate import EvalSettings, Evaluation, prepare_evaluation
+from ganzoo.registry.options import resolve_options
+from ganzoo.storage.paths import default_data_root
+from ganzoo.compute.precision import resolve_precision
+from ganzoo.storage.preflight import check_build, check_memory, check_path_text
+from ganzoo.registry.loading import Registry
+from ganzoo.training.run_support import GuardedHooks
+
+
+@dataclass
+class Assembly:
+    """The resolved components, settings and data of one run."""
+
+    config: RunConfig
+    architecture: Architecture
+    loss: Loss
+    dataset: Dataset
+    spec: DataSpec
+    arch_options: dict[str, Any]
+    data_options: dict[str, Any]
+    hyperparameters: dict[str, Any]
+    data_root: str
+    device: torch.device
+    precision: str
+    train_data: torch.utils.data.Dataset
+    total_steps: int
+    provenance: dict[str, Any]
+    evaluation: Evaluation | None = None
+    hooks: Any = None
+    loggers: list[Any] = field(default_factory=list)
+    parameter_count: int = 0
+    world: World | None = None  # the processes training together; None: this one alone
+
+    def build_networks(self) -> tuple[nn.Module, nn.Module]:
+        """Fresh generator and discriminator on the run's device."""
+        generator, discriminator = self.architecture.build(self.spec, self.config.latent_dim, **self.arch_options)
+        return generator.to(self.device), discriminator.to(self.device)
+
+    def describe(self) -> dict[str, Any]:
+        """The ``config.json`` content: the user's options, the values in force and versions."""
+        return {
+            "config": self.config.to_json(),
+            "resolved": {
+                **{key: list(v) if isinstance(v, tuple) else v for key, v in self.hyperparameters.items()},
+                "arch_options": _jsonable(self.arch_options),
+                "data_options": _jsonable(self.data_options),
+                "spec": self.spec.to_json(),
+                "total_steps": self.total_steps,
+                "device": str(self.device),
+                "precision": self.precision,
+                **(self.world.describe() if self.world else {"world_size": 1, "backend": None}),
+                "data_root": self.data_root,
+                "dataset_size": len(self.train_data),
+                "conditional": bool(self.architecture.conditional),
+            },
+            "versions": {
+                "ganzoo": __version__,
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+            },
+            "plugins": self.provenance,
+        }
+
+
+def assemble(config: RunConfig, registry: Registry, world: World | None = None) -> Assembly:
+    """Resolve and check every part of a run, then load its training data.
+
+    With several processes (``world``), the device is the world's and only
+    rank 0, which evaluates and logs, prepares evaluation and loggers.
+    """
+    architecture = registry.architecture(config.arch)
+    loss = registry.loss(config.loss)
+    dataset = registry.dataset(config.data)
+    device = world.device if world else resolve_device(config.device)
+    main = world is None or world.is_main
+    precision = resolve_precision(config.precision, device)
+    data_root = config.data_root or default_data_root()
+    check_path_text(data_root, "--data-root")
+    data_options = resolve_options(
+        dataset.options, config.data_options, owner=f"dataset '{dataset.name}'", flag="--data-option"
+    )
+    arch_options = resolve_options(
+        architecture.options,
+        config.arch_options,
+        loss.defaults.get("architecture_options", {}),
+        owner=f"architecture '{architecture.name}'",
+        flag="--arch-option",
+    )
+    spec = dataset.spec_for(data_root, **data_options)
+    if architecture.conditional and spec.num_classes < 1:
+        raise GanzooError(f"architecture '{architecture.name}' is class-conditional but dataset '{dataset.name}' has no classes")
+    hyperparameters = resolve_hyperparameters(config, loss)
+    # Building once here (on the meta device: no memory) surfaces an impossible arch/data combination,
+    # or networks too large for the machine, before any data is read.
+    parameter_count = check_build(architecture, spec, config.latent_dim, arch_options)
+    check_memory(parameter_count, device, architecture.name)
+    train_data = dataset.load(data_root, train=True, download=config.download, **data_options)
+    if len(train_data) < config.batch_size:
+        raise GanzooError(f"--batch-size {config.batch_size} is larger than dataset '{dataset.name}' ({len(train_data)} samples)")
+    evaluation = None
+    if config.batch_size % (world.size if world else 1):
+        raise GanzooError(f"--batch-size {config.batch_size} (the global batch) must be divisible by the "
+                          f"{world.size} processes")
+    if config.metrics and main:
+        evaluation = prepare_evaluation(
+            config.metrics, registry, dataset=dataset, spec=spec, data_root=str(data_root),
+            data_options=data_options, device=device,
+            settings=EvalSettings(num_samples=config.eval_samples, ref_split=config.ref_split, seed=config.seed,
+                                  inception_weights=config.inception_weights, download=config.download),
+        )
+    loggers = [registry.logger(name) for name in config.log]
+    for logger in loggers if main else ():
+        logger.check()
+    return Assembly(
+        world=world,
+        loggers=loggers,
+        hooks=GuardedHooks(registry.hook, registry.plugins),
+        parameter_count=parameter_count,
+        evaluation=evaluation,
+        config=config,
+        architecture=architecture,
+        loss=loss,
+        dataset=dataset,
+        spec=spec,
+        arch_options=arch_options,
+        data_options=data_options,
+        hyperparameters=hyperparameters,
+        data_root=str(data_root),
+        device=device,
+        precision=precision,
+        train_data=train_data,
+        total_steps=total_steps(config, len(train_data), hyperparameters["n_critic"]),
+        provenance={
+            kind: _plugin_record(registry, kind, name)
+            for kind, name in (("architectures", config.arch), ("losses", config.loss), ("datasets", config.data))
+        },
+    )
+
+
+def _plugin_record(registry: Registry, kind: str, name: str) -> dict[str, Any]:
+    plugin = registry.plugin_of(kind, name)
+    return {"name": name, "plugin": plugin.name, "distribution": plugin.distribution, "version": plugin.version}
+
+
+def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in options.items()}
