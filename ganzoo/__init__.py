@@ -1,27 +1,53 @@
 """ganzoo: a plugin-based GAN zoo.
 
-The public plugin API is what this module exports: the ``hookimpl`` marker
-and the component classes. See ``docs/plugins.md``.
+The public plugin API is what this module exports, and only that: the
+``hookimpl`` marker, the component and metric classes, and a few helpers that
+plugins need (atomic writes, the cache location, did-you-mean errors, the
+classifier trainer behind the ``classifier``, ``cas`` and ``augment``
+evaluations). Built-in plugins import nothing else from ganzoo, exactly like a
+third-party package; ``docs/plugins.md`` documents every name below.
 """
 
-from ganzoo.contract.callbacks import Logger, RunContext, RunLogger
-from ganzoo.contract.components import Architecture, DataSpec, Dataset, Loss
-from ganzoo.errors import GanzooError
-from ganzoo.contract.hookspecs import hookimpl
-from ganzoo.contract.metrics import EvalContext, Metric, MetricResult, SampleSource
+from ganzoo.contract import (
+    INCEPTION_WEIGHTS_ENV,
+    LOSS_DEFAULT_KEYS,
+    Architecture,
+    DataSpec,
+    Dataset,
+    EvalContext,
+    InMemoryDataset,
+    Logger,
+    Loss,
+    Metric,
+    MetricResult,
+    RunContext,
+    RunLogger,
+    SampleSource,
+    hookimpl,
+)
+from ganzoo.errors import GanzooError, unknown_choice
+from ganzoo.evaluation.classifier_nets import CLASSIFIERS, SmallCNN, check_classifiable, make_classifier
+from ganzoo.evaluation.classify import (
+    TrainingBudget,
+    class_correct_counts,
+    classifier_accuracy,
+    labelled_batches,
+    train_classifier,
+)
 from ganzoo.evaluation.sources import GeneratorSamples, TensorSamples
-from ganzoo.contract.tensordata import InMemoryDataset
-
+from ganzoo.storage.atomic import atomic_path, write_text_atomic
+from ganzoo.storage.paths import cache_root
 from ganzoo.version import __version__
 
 __all__ = [
+    # the contract
     "Architecture",
     "DataSpec",
     "Dataset",
-    "GanzooError",
-    "GeneratorSamples",
-    "InMemoryDataset",
     "EvalContext",
+    "GanzooError",
+    "InMemoryDataset",
+    "LOSS_DEFAULT_KEYS",
     "Logger",
     "Loss",
     "Metric",
@@ -29,7 +55,24 @@ __all__ = [
     "RunContext",
     "RunLogger",
     "SampleSource",
-    "TensorSamples",
-    "__version__",
     "hookimpl",
+    # sample sources
+    "GeneratorSamples",
+    "TensorSamples",
+    # helpers for plugins
+    "CLASSIFIERS",
+    "INCEPTION_WEIGHTS_ENV",
+    "SmallCNN",
+    "TrainingBudget",
+    "atomic_path",
+    "cache_root",
+    "check_classifiable",
+    "class_correct_counts",
+    "classifier_accuracy",
+    "labelled_batches",
+    "make_classifier",
+    "train_classifier",
+    "unknown_choice",
+    "write_text_atomic",
+    "__version__",
 ]

@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,54 +27,11 @@ from typing import Any
 
 import torch
 
-from ganzoo.training.divergence import EXIT_DIVERGED
+from ganzoo.bench.plan import BenchSettings, Cell
 from ganzoo.errors import GanzooError
-from ganzoo.registry.options import resolve_options
-from ganzoo.registry.loading import Registry
+from ganzoo.registry import Registry
 from ganzoo.storage.rundir import RunDir
-
-LATENT_DIM = 100
-
-
-@dataclass
-class Cell:
-    """One run of the grid; ``skip_reason`` says why it cannot run, if it cannot."""
-
-    arch: str
-    loss: str
-    data: str
-    seed: int
-    skip_reason: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.data}-{self.arch}-{self.loss}-seed{self.seed}"
-
-    @property
-    def combination(self) -> str:
-        return f"{self.arch}+{self.loss}"
-
-
-@dataclass
-class BenchSettings:
-    """The budget and options every cell shares."""
-
-    steps: int | None = None
-    minutes: float | None = None
-    metrics: list[str] = field(default_factory=list)
-    eval_every: int | None = None
-    eval_samples: int = 2000
-    batch_size: int | None = None
-    log_every: int = 50
-    device: str = "auto"
-    data_root: str | None = None
-    nproc_per_cell: int = 1
-
-    def __post_init__(self) -> None:
-        if (self.steps is None) == (self.minutes is None):
-            raise GanzooError("give exactly one budget per cell: --steps N or --minutes M")
-        if self.nproc_per_cell < 1:
-            raise GanzooError(f"--nproc-per-cell must be positive, got {self.nproc_per_cell}")
+from ganzoo.training.divergence import EXIT_DIVERGED
 
 
 @dataclass
@@ -100,37 +57,6 @@ class CellResult:
         data.pop("cell")
         data["name"] = self.cell.name
         return data
-
-
-def plan(registry: Registry, archs: Sequence[str], losses: Sequence[str], datas: Sequence[str],
-         seeds: Sequence[int], data_root: str) -> list[Cell]:
-    """Every cell of the grid, with a skip reason for combinations that cannot work."""
-    for kind, names in (("architectures", archs), ("losses", losses), ("datasets", datas)):
-        for name in names:
-            registry.get(kind, name)  # unknown names fail the whole command, with a did-you-mean
-    cells = []
-    for data in datas:
-        dataset = registry.dataset(data)
-        try:
-            spec, data_problem = dataset.spec_for(data_root, **dataset.options), None
-        except GanzooError as error:
-            spec, data_problem = None, str(error)
-        for arch in archs:
-            for loss in losses:
-                reason = data_problem or _build_problem(registry, arch, loss, spec)
-                cells.extend(Cell(arch, loss, data, seed, reason) for seed in seeds)
-    return cells
-
-
-def _build_problem(registry: Registry, arch: str, loss: str, spec: Any) -> str | None:
-    architecture = registry.architecture(arch)
-    options = resolve_options(architecture.options, {}, registry.loss(loss).defaults.get("architecture_options", {}),
-                              owner=f"architecture '{arch}'", flag="--arch-option")
-    try:
-        architecture.build(spec, LATENT_DIM, **options)
-    except GanzooError as error:
-        return str(error)
-    return None
 
 
 def cell_state(cell_dir: Path) -> str:
@@ -269,40 +195,3 @@ def collect(cell: Cell, cell_dir: Path, registry: Registry) -> CellResult:
     else:
         result.curve = [(r["step"], r["g_loss"]) for r in losses]
     return result
-
-
-def primary_key(results: list[CellResult]) -> str | None:
-    """The key of ``best`` shared by the results (the first metric's primary value)."""
-    for result in results:
-        if result.best:
-            return next(iter(result.best))
-    return None
-
-
-def group(results: list[CellResult]) -> list[dict[str, Any]]:
-    """Mean ± std over seeds for each arch x loss x data combination."""
-    key = primary_key(results)
-    groups: dict[tuple[str, str, str], list[CellResult]] = {}
-    for result in results:
-        groups.setdefault((result.cell.data, result.cell.arch, result.cell.loss), []).append(result)
-    rows = []
-    for (data, arch, loss), members in groups.items():
-        ok = [m for m in members if m.status == "ok"]
-        row: dict[str, Any] = {"data": data, "arch": arch, "loss": loss, "seeds": len(members), "ok": len(ok),
-                               "statuses": sorted({m.status for m in members}),
-                               "reason": next((m.reason for m in members if m.reason), None)}
-        row["img_per_s"] = _spread([m.img_per_s for m in ok])
-        row["wall_s"] = _spread([m.wall_s for m in ok])
-        row["peak_memory_mb"] = _spread([m.peak_memory_bytes / 2**20 if m.peak_memory_bytes else None for m in ok])
-        if key:
-            row["final"] = _spread([m.final.get(key) for m in ok])
-            row["best"] = _spread([m.best.get(key) for m in ok])
-        rows.append(row)
-    return rows
-
-
-def _spread(values: list[float | None]) -> dict[str, float] | None:
-    present = [v for v in values if v is not None and math.isfinite(v)]
-    if not present:
-        return None
-    return {"mean": statistics.fmean(present), "std": statistics.stdev(present) if len(present) > 1 else 0.0, "n": len(present)}

@@ -14,7 +14,8 @@ import torch
 
 from ganzoo.version import __version__
 from ganzoo.storage.atomic import atomic_path, write_text_atomic
-from ganzoo.bench.cells import CellResult, group, primary_key
+from ganzoo.bench.cells import CellResult
+from ganzoo.bench.summary import group, primary_key
 
 CSV_FIELDS = ("name", "data", "arch", "loss", "seed", "status", "reason", "steps", "img_per_s", "wall_s",
               "peak_memory_bytes", "peak_memory_kind")

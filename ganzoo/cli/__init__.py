@@ -6,6 +6,6 @@ imports it. ``cli`` (the click group) and ``main`` are importable from here,
 as docs/plugins.md documents; ``python -m ganzoo.cli`` runs it.
 """
 
-from ganzoo.cli.commands import cli, main
+from ganzoo.cli.main import cli, main
 
 __all__ = ["cli", "main"]

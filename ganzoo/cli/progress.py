@@ -35,7 +35,7 @@ class RichReporter:
             TextColumn("[bold]step"),
             MofNCompleteColumn(),
             BarColumn(),
-            TextColumn("{task.fields[losses]}"),
+            TextColumn("{task.fields[losses]}", markup=False),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
@@ -46,10 +46,10 @@ class RichReporter:
 
     def log(self, record: dict[str, Any]) -> None:
         if self._progress is None:
-            self.console.print(f"step {record['step']}/{self._total}  {_format(record)}", highlight=False)
+            self.console.print(f"step {record['step']}/{self._total}  {_format(record)}", highlight=False, markup=False)
             return
         if "eval" in record:
-            self.console.print(f"step {record['step']}  {_format(record)}", highlight=False)
+            self.console.print(f"step {record['step']}  {_format(record)}", highlight=False, markup=False)
             return
         self._progress.update(self._task, completed=record["step"], losses=_format(record))
 

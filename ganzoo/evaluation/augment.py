@@ -30,7 +30,7 @@ import torch
 from ganzoo.version import __version__
 from ganzoo.storage.atomic import write_text_atomic
 from ganzoo.evaluation.classifier_nets import CLASSIFIERS, check_classifiable
-from ganzoo.evaluation.classify import TrainingBudget, accuracy, dataset_labels, dataset_tensors, train_classifier
+from ganzoo.evaluation.classify import TrainingBudget, classifier_accuracy, dataset_labels, dataset_tensors, train_classifier
 from ganzoo.errors import GanzooError, unknown_choice
 from ganzoo.storage.paths import default_data_root
 from ganzoo.registry.loading import Registry
@@ -162,7 +162,7 @@ def run_study(data: AugmentData, settings: AugmentSettings, progress: Progress |
         for name, (images, labels) in sets.items():
             start = time.perf_counter()
             net = train_classifier(settings.classifier, spec, images, labels, settings.budget, seed, device)
-            score = accuracy(net, data.test, 512, device)
+            score = classifier_accuracy(net, data.test, 512, device)
             seconds = time.perf_counter() - start
             rows.append({"seed": seed, "setting": name, "accuracy": score, "train_size": len(images),
                          "seconds": round(seconds, 2)})

@@ -133,7 +133,7 @@ def class_correct_counts(net: nn.Module, data: torch.utils.data.Dataset, batch_s
     return correct, total
 
 
-def accuracy(net: nn.Module, data: torch.utils.data.Dataset, batch_size: int, device: torch.device) -> float:
+def classifier_accuracy(net: nn.Module, data: torch.utils.data.Dataset, batch_size: int, device: torch.device) -> float:
     """The fraction of ``data`` that ``net`` classifies correctly."""
     correct, total = class_correct_counts(net, data, batch_size, device)
     return int(correct.sum()) / max(int(total.sum()), 1)

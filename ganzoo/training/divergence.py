@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import torch
 
-from ganzoo.distributed.world import AgreedError
+from ganzoo.distributed.agreement import AgreedError
 from ganzoo.training.trainer import AdversarialTrainer
 #: Both learning rates are multiplied by this after a rollback.
 ROLLBACK_LR_SCALE = 0.5

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import ganzoo
-from ganzoo.storage.atomic import atomic_path
+from ganzoo import atomic_path
 
 PLOT_FILE = "losses.png"
 

@@ -10,7 +10,7 @@ import time
 import torch
 
 import ganzoo
-from ganzoo.storage.atomic import write_text_atomic
+from ganzoo import write_text_atomic
 
 SUMMARY_FILE = "summary.json"
 _started: dict[int, float] = {}  # id(RunContext) -> start time of the run in this process

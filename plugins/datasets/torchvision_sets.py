@@ -34,9 +34,7 @@ import torch
 from PIL import Image
 
 import ganzoo
-from ganzoo import DataSpec, GanzooError, InMemoryDataset
-from ganzoo.storage.atomic import atomic_path
-from ganzoo.storage.paths import cache_root
+from ganzoo import DataSpec, GanzooError, InMemoryDataset, atomic_path, cache_root
 
 #: CIFAR-10's classes in torchvision's (the official) label order.
 CIFAR10_CLASSES: tuple[str, ...] = (

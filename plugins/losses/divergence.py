@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import ganzoo
-from ganzoo.contract import Loss
+from ganzoo import Loss
 
 
 class _LogisticLoss(Loss):

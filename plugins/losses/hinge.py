@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import ganzoo
-from ganzoo.contract import Loss
+from ganzoo import Loss
 
 
 class HingeLoss(Loss):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 import ganzoo
-from ganzoo.contract import Loss
+from ganzoo import Loss
 
 
 class WassersteinGPLoss(Loss):

@@ -29,17 +29,15 @@ from collections.abc import Callable
 import torch
 
 import ganzoo
-from ganzoo import EvalContext, GanzooError, Metric, MetricResult, SampleSource
-from ganzoo.evaluation.classifier_nets import CLASSIFIERS, check_classifiable
-from ganzoo.errors import unknown_choice
-from ganzoo.evaluation.classify import TrainingBudget, class_correct_counts, train_classifier
+from ganzoo import (CLASSIFIERS, EvalContext, GanzooError, Metric, MetricResult, SampleSource, TrainingBudget,
+                    check_classifiable, class_correct_counts, train_classifier, unknown_choice)
 
 
 class ClassificationAccuracyScore(Metric):
     """Accuracy on real test data of a classifier trained only on generated samples.
 
     Args:
-        classifier: a name from :data:`ganzoo.evaluation.classifier_nets.CLASSIFIERS`.
+        classifier: a name from :data:`ganzoo.CLASSIFIERS`.
         epochs: passes over the generated samples.
         batch_size: the classifier's training batch size.
         learning_rate: Adam's initial learning rate.

@@ -41,8 +41,7 @@ import torch
 
 import ganzoo
 from ganzoo import EvalContext, GanzooError, Metric, MetricResult, SampleSource
-from ganzoo.storage.atomic import atomic_path
-from ganzoo.evaluation.classify import accuracy, labelled_batches
+from ganzoo import atomic_path, classifier_accuracy, labelled_batches
 from ganzoo_plugins.metrics.classifier_net import EvaluatorNet, EvaluatorRecipe, build_trained_evaluator
 
 #: A class counts as covered when it receives at least this fraction of the uniform share ``1/K``.
@@ -216,7 +215,7 @@ class Classifier(Metric):
         seconds = time.perf_counter() - start
         self.trainings += 1
         meta = {
-            "test_accuracy": repr(accuracy(net, context.split_data("test"), context.batch_size, context.device)),
+            "test_accuracy": repr(classifier_accuracy(net, context.split_data("test"), context.batch_size, context.device)),
             "train_seconds": f"{seconds:.1f}",
             "recipe": json.dumps(self.recipe.to_json(), sort_keys=True),
             "dataset": context.dataset.name,

@@ -4,7 +4,7 @@ The evaluator is a domain classifier trained on the dataset's own train
 split, so it needs no download. Its penultimate layer supplies features for a
 Fréchet distance and its softmax supplies class predictions for mode
 coverage. The network is the core's ``small-cnn``
-(:class:`ganzoo.evaluation.classifier_nets.SmallCNN`). Everything that determines the trained weights is in
+(:class:`ganzoo.SmallCNN`). Everything that determines the trained weights is in
 :class:`EvaluatorRecipe`, whose :meth:`~EvaluatorRecipe.digest` keys the cache.
 """
 
@@ -17,11 +17,9 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from ganzoo.evaluation.classifier_nets import SmallCNN
-from ganzoo.evaluation.classify import accuracy, labelled_batches
+from ganzoo import SmallCNN, labelled_batches
 
-__all__ = ["EvaluatorNet", "EvaluatorRecipe", "accuracy", "build_trained_evaluator", "labelled_batches",
-           "train_evaluator"]
+__all__ = ["EvaluatorNet", "EvaluatorRecipe", "build_trained_evaluator", "train_evaluator"]
 
 # Bump when the network or the training loop changes in a way the recipe fields do not show.
 _RECIPE_VERSION = 1

@@ -37,10 +37,8 @@ from torch_fidelity.metric_fid import fid_features_to_statistics
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torch_fidelity.utils import create_feature_extractor
 
-from ganzoo import EvalContext, GanzooError, InMemoryDataset, SampleSource
-from ganzoo.storage.atomic import atomic_path
-from ganzoo.errors import unknown_choice
-from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV
+from ganzoo import (INCEPTION_WEIGHTS_ENV, EvalContext, GanzooError, InMemoryDataset, SampleSource, atomic_path,
+                    unknown_choice)
 
 #: The extractor of the standard FID/IS/KID protocol.
 DEFAULT_EXTRACTOR = "inception-v3-compat"

@@ -23,10 +23,10 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from ganzoo.bench.cells import gpu_slots
-from ganzoo.distributed.world import launch_from_environment
+from ganzoo.distributed.launch import launch_from_environment
 from ganzoo.errors import GanzooError
 from ganzoo.distributed.sync_batchnorm import CpuSyncBatchNorm, synchronize_batch_norm
-from tests.ddp_worker import run_ranks
+from tests.distributed.ddp_worker import run_ranks
 from tests.helpers import assert_one_line_error, invoke, read_metrics
 
 TOY_RUN = ("--arch", "mlp", "--loss", "bce", "--data", "ring8", "--batch-size", "64", "--device", "cpu",

@@ -106,7 +106,7 @@ def test_kill_9_at_any_moment_then_resume_reproduces_the_uninterrupted_run(tmp_p
     survived.append(checkpoint_step(run))
 
     # 2. during a checkpoint write: the 7th file saved is half written when the process dies
-    process = start(resume, {"GANZOO_TEST_PAUSE_AT": "7", "GANZOO_TEST_PAUSED": str(paused)}, module="tests.pausing_cli")
+    process = start(resume, {"GANZOO_TEST_PAUSE_AT": "7", "GANZOO_TEST_PAUSED": str(paused)}, module="tests.cli.pausing_cli")
     wait_for(paused.exists, process)
     torn = Path(paused.read_text())
     assert torn.name.startswith(".") and ".tmp" in torn.name and torn.parent == run / "checkpoints"

@@ -10,7 +10,7 @@ from torch import nn
 from ganzoo import DataSpec, GanzooError
 from ganzoo.evaluation.augment import DIFFERENCE, AugmentSettings, stratified_subset, summarize
 from ganzoo.evaluation.classifier_nets import SmallCNN, make_classifier
-from ganzoo.evaluation.classify import TrainingBudget, accuracy, batch_indices, class_correct_counts, train_classifier
+from ganzoo.evaluation.classify import TrainingBudget, batch_indices, classifier_accuracy, class_correct_counts, train_classifier
 from ganzoo.contract.tensordata import InMemoryDataset
 
 MNIST_LIKE = DataSpec((1, 28, 28), 10)
@@ -82,7 +82,7 @@ def test_training_learns_and_is_a_function_of_the_seed():
         assert torch.equal(a, b), name
     assert any(not torch.equal(a, c) for a, c in zip(first.state_dict().values(), other.state_dict().values()))
     data = InMemoryDataset(images, labels)
-    assert accuracy(first, data, 10, torch.device("cpu")) == 1.0
+    assert classifier_accuracy(first, data, 10, torch.device("cpu")) == 1.0
     correct, total = class_correct_counts(first, data, 10, torch.device("cpu"), num_classes=3)
     assert total.tolist() == [32, 32, 0] and correct.tolist() == [32, 32, 0]
 

@@ -101,7 +101,8 @@ def test_a_cell_that_fails_is_reported_with_its_error(tmp_path):
 
 def _collect_cell(tmp_path, metrics: str):
     """A cell result read from a run directory holding only ``metrics`` as its metrics.jsonl."""
-    from ganzoo.bench.cells import Cell, collect
+    from ganzoo.bench.cells import collect
+    from ganzoo.bench.plan import Cell
     from ganzoo.registry import load_registry
 
     run = tmp_path / "cell"

@@ -1,6 +1,6 @@
 """The ganzoo CLI with one checkpoint write that stops half-way, so a test can kill -9 it mid-write.
 
-``python -m tests.pausing_cli run ...`` behaves like ``ganzoo run ...`` except
+``python -m tests.cli.pausing_cli run ...`` behaves like ``ganzoo run ...`` except
 that the ``$GANZOO_TEST_PAUSE_AT``-th safetensors file it saves is cut to half
 its bytes (as if the process died while writing it), its name is written to
 ``$GANZOO_TEST_PAUSED``, and the process sleeps until it is killed.

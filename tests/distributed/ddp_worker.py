@@ -11,11 +11,11 @@ import torch
 import torch.multiprocessing
 
 from ganzoo.storage.config import RunConfig
-from ganzoo.distributed.world import TIMEOUT_ENV
+from ganzoo.distributed.launch import TIMEOUT_ENV
 from ganzoo.errors import GanzooError
 from ganzoo.registry import load_registry
 from ganzoo.training.runner import start_run
-from tests.test_divergence import scripted
+from tests.training.test_divergence import scripted
 
 
 def run_ranks(world_size: int, port: int, config: dict, run_dir: Path, cues_by_rank: dict[int, dict]) -> list[dict]:

@@ -11,7 +11,7 @@ import pytest
 import ganzoo
 from ganzoo.contract import hookspecs
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HOOKS = sorted(
     name for name, function in vars(hookspecs).items()
     if callable(function) and hasattr(function, "ganzoo_spec")
@@ -34,7 +34,7 @@ def test_plugin_hooks_are_documented(hook):
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_plugin_hooks_have_tests(hook):
-    tests = [path for path in (REPO / "tests").glob("test_*.py") if path.name != Path(__file__).name]
+    tests = [path for path in (REPO / "tests").rglob("test_*.py") if path.name != Path(__file__).name]
     assert any(hook in path.read_text() for path in tests), f"Plugin hook is missing tests: {hook}"
 
 

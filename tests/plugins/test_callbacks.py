@@ -8,7 +8,7 @@ from PIL import Image
 
 import ganzoo
 from tests.helpers import invoke, read_metrics
-from tests.test_eval import Scripted, metric_plugin
+from tests.evaluation.test_eval import Scripted, metric_plugin
 
 TOY = ("--arch", "mlp", "--loss", "bce", "--data", "ring8", "--batch-size", "32")
 

@@ -29,7 +29,7 @@ from ganzoo.registry import load_registry
 from ganzoo_plugins.losses.divergence import NonSaturatingLoss
 from tests.helpers import assert_one_line_error, read_metrics, run_cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "docs" / "examples" / "ganzoo-example-plugin"
 MODULE = "ganzoo_example_plugin.plugin"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

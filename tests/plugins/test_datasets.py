@@ -18,7 +18,7 @@ from PIL import Image
 from ganzoo import DataSpec, Dataset, GanzooError, InMemoryDataset
 from ganzoo_plugins.datasets import folder, toy_mixtures, torchvision_sets
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 MNIST_RAW = SHARED_DATA / "MNIST" / "raw"
 CIFAR_FOLDER = SHARED_DATA / "cifar10"
 

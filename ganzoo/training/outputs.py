@@ -1,0 +1,106 @@
+"""What a training run writes besides metrics: fixed-noise grids, checkpoints, the best generator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ganzoo.evaluation.evaluate import EVAL_FILE, append_record, is_better
+from ganzoo.evaluation.sampling import class_labels, generate, save_grid
+from ganzoo.evaluation.sources import GeneratorSamples
+from ganzoo.storage.checkpoint import GeneratorRecord, save_generator, write_checkpoint
+from ganzoo.storage.rundir import RunDir
+from ganzoo.training.assembly import Assembly
+from ganzoo.training.recovery import STATE_KIND
+from ganzoo.training.trainer import AdversarialTrainer
+from ganzoo.version import __version__
+
+GRID_SIZE = 64
+
+
+def fixed_noise(assembly: Assembly) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
+    """The grid's noise, its labels (one row per class for a conditional model) and images per row."""
+    labels, per_row = None, None
+    count = GRID_SIZE
+    if assembly.architecture.conditional:
+        labels, per_row = class_labels(assembly.spec, GRID_SIZE, None)
+        count = len(labels)
+    rng = torch.Generator().manual_seed(assembly.config.seed + 1)
+    return torch.randn(count, assembly.config.latent_dim, generator=rng), labels, per_row
+
+
+def write_grid(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, step: int,
+                grid: tuple[torch.Tensor, torch.Tensor | None, int | None]) -> torch.Tensor:
+    noise, labels, per_row = grid
+    samples = generate(
+        trainer.generator, assembly.config.latent_dim, len(noise), device=assembly.device,
+        noise=noise, labels=labels, conditional=assembly.architecture.conditional, precision=assembly.precision,
+    )
+    save_grid(samples, assembly.spec, run_dir.sample_path(step), per_row)
+    return samples
+
+
+def write_checkpoint_files(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, step: int,
+                      best_value: float | None, divergence: dict[str, Any]) -> None:
+    tensors, meta = trainer.state()
+    write_checkpoint(run_dir.state_path, tensors, {
+        "kind": STATE_KIND, "step": step, "batches_drawn": trainer.batches.position, "best_value": best_value,
+        "arch": assembly.architecture.name, "loss": assembly.loss.name, "data": assembly.dataset.name,
+        **divergence, **meta,
+    })
+    save_generator(run_dir.generator_path, trainer.generator, generator_record(assembly, step))
+
+
+def generator_record(assembly: Assembly, step: int) -> GeneratorRecord:
+    return GeneratorRecord(
+        arch=assembly.architecture.name,
+        arch_options={k: list(v) if isinstance(v, tuple) else v for k, v in assembly.arch_options.items()},
+        spec=assembly.spec.to_json(),
+        latent_dim=assembly.config.latent_dim,
+        conditional=bool(assembly.architecture.conditional),
+        step=step,
+        extra={
+            "data": assembly.dataset.name,
+            "data_options": {k: list(v) if isinstance(v, tuple) else v for k, v in assembly.data_options.items()},
+            "loss": assembly.loss.name,
+            "ganzoo_version": __version__,
+        },
+    )
+
+
+class BestCheckpoint:
+    """Evaluates during training and keeps the generator with the best first metric.
+
+    GANs often get worse after their best point (DCGAN and LSGAN collapse),
+    so the last checkpoint alone is not the one to report.
+    """
+
+    def __init__(self, assembly: Assembly, run_dir: RunDir) -> None:
+        self.assembly = assembly
+        self.run_dir = run_dir
+        self.value: float | None = None
+
+    def evaluate(self, trainer: AdversarialTrainer, step: int) -> dict[str, Any]:
+        evaluation = self.assembly.evaluation
+        config = self.assembly.config
+        samples = GeneratorSamples(trainer.generator, config.latent_dim, self.assembly.spec, self.assembly.device,
+                                   config.seed, precision=self.assembly.precision,
+                                   conditional=bool(self.assembly.architecture.conditional))
+        # Metrics may train evaluators or draw subsets: keep the training RNG streams untouched.
+        devices = [self.assembly.device] if self.assembly.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            results = evaluation.run(samples)
+        metric, key, higher = evaluation.primary
+        value = results[metric].values[key]
+        improved = is_better(value, self.value, higher)
+        if improved:
+            self.value = value
+            save_generator(self.run_dir.best_generator_path, trainer.generator, generator_record(self.assembly, step))
+        append_record(self.run_dir.path / EVAL_FILE, evaluation.record(
+            results, step=step, generator=str(self.run_dir.generator_path), during_training=True,
+            arch=self.assembly.architecture.name, loss=self.assembly.loss.name, data=self.assembly.dataset.name,
+        ))
+        record = {"step": step, "eval": {name: r.values for name, r in results.items()}, "best": improved}
+        self.run_dir.append_metrics(record)
+        return record
