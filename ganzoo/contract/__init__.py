@@ -14,21 +14,6 @@ from ganzoo.contract.hookspecs import hookimpl, hookspec
 from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV, EvalContext, Metric, MetricResult, SampleSource
 from ganzoo.contract.tensordata import InMemoryDataset
 
-__all__ = [
-    "INCEPTION_WEIGHTS_ENV",
-    "LOSS_DEFAULT_KEYS",
-    "Architecture",
-    "DataSpec",
-    "Dataset",
-    "EvalContext",
-    "InMemoryDataset",
-    "Logger",
-    "Loss",
-    "Metric",
-    "MetricResult",
-    "RunContext",
-    "RunLogger",
-    "SampleSource",
-    "hookimpl",
-    "hookspec",
-]
+__all__ = ["INCEPTION_WEIGHTS_ENV", "LOSS_DEFAULT_KEYS", "Architecture", "DataSpec", "Dataset", "EvalContext",
+           "InMemoryDataset", "Logger", "Loss", "Metric", "MetricResult", "RunContext", "RunLogger", "SampleSource",
+           "hookimpl", "hookspec"]

@@ -142,11 +142,26 @@ class Loss:
     defaults: Mapping[str, Any] = {}
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        """The discriminator's (critic's) loss for one batch of real and fake logits."""
+        """The discriminator's (critic's) loss for one batch of real and fake logits.
+
+        Args:
+            real_logits: D's outputs on real samples, flattened to shape ``(N,)``.
+            fake_logits: D's outputs on generated samples, shape ``(M,)``.
+
+        Returns:
+            The scalar loss to minimise. Overrides document their formula.
+        """
         raise NotImplementedError
 
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        """The generator's loss for the discriminator's logits on its samples."""
+        """The generator's loss for the discriminator's logits on its samples.
+
+        Args:
+            fake_logits: D's outputs on generated samples, flattened to shape ``(N,)``.
+
+        Returns:
+            The scalar loss to minimise.
+        """
         raise NotImplementedError
 
     def penalty(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -13,6 +14,7 @@ from ganzoo.contract.metrics import SampleSource
 from ganzoo.evaluation.sampling import generate
 
 
+@dataclass(eq=False)
 class GeneratorSamples(SampleSource):
     """Samples drawn from a generator under ``inference_mode``, batch by batch.
 
@@ -23,15 +25,13 @@ class GeneratorSamples(SampleSource):
     class ``i % num_classes``), available through :meth:`labeled_batches`.
     """
 
-    def __init__(self, generator: nn.Module, latent_dim: int, spec: DataSpec, device: torch.device, seed: int = 0,
-                 precision: str = "fp32", conditional: bool = False) -> None:
-        self.generator = generator
-        self.precision = precision
-        self.conditional = conditional
-        self.latent_dim = latent_dim
-        self.spec = spec
-        self.device = device
-        self.seed = seed
+    generator: nn.Module
+    latent_dim: int
+    spec: DataSpec
+    device: torch.device
+    seed: int = 0
+    precision: str = "fp32"
+    conditional: bool = False
 
     def batches(self, count: int, batch_size: int) -> Iterator[torch.Tensor]:
         for samples, _ in self._generate(count, batch_size):

@@ -52,15 +52,9 @@ class ConditionalMLPArchitecture(ganzoo.Architecture):
         "head": "projection",
     }
 
-    def build(
-        self,
-        spec: ganzoo.DataSpec,
-        latent_dim: int,
-        generator_widths: Sequence[int] = GENERATOR_WIDTHS,
-        discriminator_widths: Sequence[int] = DISCRIMINATOR_WIDTHS,
-        embedding_dim: int = 50,
-        head: str = "projection",
-    ) -> tuple[nn.Module, nn.Module]:
+    def build(self, spec: ganzoo.DataSpec, latent_dim: int, generator_widths: Sequence[int] = GENERATOR_WIDTHS,
+              discriminator_widths: Sequence[int] = DISCRIMINATOR_WIDTHS, embedding_dim: int = 50,
+              head: str = "projection") -> tuple[nn.Module, nn.Module]:
         """Build the networks; see :meth:`ganzoo.Architecture.build`.
 
         Args:
@@ -101,14 +95,8 @@ class ConditionalDCGANArchitecture(ganzoo.Architecture):
     conditional = True
     options = {"base_width": 64, "discriminator_batch_norm": True, "head": "projection"}
 
-    def build(
-        self,
-        spec: ganzoo.DataSpec,
-        latent_dim: int,
-        base_width: int = 64,
-        discriminator_batch_norm: bool = True,
-        head: str = "projection",
-    ) -> tuple[nn.Module, nn.Module]:
+    def build(self, spec: ganzoo.DataSpec, latent_dim: int, base_width: int = 64,
+              discriminator_batch_norm: bool = True, head: str = "projection") -> tuple[nn.Module, nn.Module]:
         """Build the networks; see :meth:`ganzoo.Architecture.build`.
 
         Args:

@@ -25,15 +25,8 @@ class _LogisticLoss(Loss):
     """
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        """Binary cross-entropy of real logits against 1 and fake logits against 0.
-
-        Args:
-            real_logits: D's logits on real samples, shape ``(N,)``.
-            fake_logits: D's logits on generated samples, shape ``(M,)``.
-
-        Returns:
-            ``mean(softplus(-real_logits)) + mean(softplus(fake_logits))``.
-        """
+        """Binary cross-entropy of real logits against 1 and fake logits against 0:
+        ``mean(softplus(-real_logits)) + mean(softplus(fake_logits))``."""
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
@@ -50,14 +43,7 @@ class NonSaturatingLoss(_LogisticLoss):
     description = "Non-saturating GAN loss (binary cross-entropy; Goodfellow et al. 2014)."
 
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        """``-mean(log sigmoid(fake_logits))``, i.e. ``mean(softplus(-fake_logits))``.
-
-        Args:
-            fake_logits: D's logits on generated samples, shape ``(N,)``.
-
-        Returns:
-            The scalar loss to minimise.
-        """
+        """``-mean(log sigmoid(fake_logits))``, i.e. ``mean(softplus(-fake_logits))``."""
         return F.softplus(-fake_logits).mean()
 
 
@@ -74,14 +60,7 @@ class MinimaxLoss(_LogisticLoss):
     description = "Original saturating minimax GAN loss (Goodfellow et al. 2014)."
 
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        """``mean(log(1 - sigmoid(fake_logits)))``, i.e. ``-mean(softplus(fake_logits))``.
-
-        Args:
-            fake_logits: D's logits on generated samples, shape ``(N,)``.
-
-        Returns:
-            The scalar loss to minimise.
-        """
+        """``mean(log(1 - sigmoid(fake_logits)))``, i.e. ``-mean(softplus(fake_logits))``."""
         return -F.softplus(fake_logits).mean()
 
 
@@ -96,26 +75,11 @@ class LeastSquaresLoss(Loss):
     description = "Least-squares GAN loss (LSGAN; Mao et al. 2017)."
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        """``0.5 * mean((real_logits - 1)^2) + 0.5 * mean(fake_logits^2)``.
-
-        Args:
-            real_logits: D's outputs on real samples, shape ``(N,)``.
-            fake_logits: D's outputs on generated samples, shape ``(M,)``.
-
-        Returns:
-            The scalar loss to minimise.
-        """
+        """``0.5 * mean((real_logits - 1)^2) + 0.5 * mean(fake_logits^2)``."""
         return 0.5 * (real_logits - 1).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()
 
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        """``0.5 * mean((fake_logits - 1)^2)``.
-
-        Args:
-            fake_logits: D's outputs on generated samples, shape ``(N,)``.
-
-        Returns:
-            The scalar loss to minimise.
-        """
+        """``0.5 * mean((fake_logits - 1)^2)``."""
         return 0.5 * (fake_logits - 1).pow(2).mean()
 
 

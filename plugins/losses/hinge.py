@@ -24,26 +24,11 @@ class HingeLoss(Loss):
     description = "Hinge loss (Geometric GAN; Lim & Ye 2017, Miyato et al. 2018)."
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        """``mean(relu(1 - real_logits)) + mean(relu(1 + fake_logits))``.
-
-        Args:
-            real_logits: D's outputs on real samples, shape ``(N,)``.
-            fake_logits: D's outputs on generated samples, shape ``(M,)``.
-
-        Returns:
-            The scalar loss to minimise.
-        """
+        """``mean(relu(1 - real_logits)) + mean(relu(1 + fake_logits))``."""
         return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        """``-mean(fake_logits)``.
-
-        Args:
-            fake_logits: D's outputs on generated samples, shape ``(N,)``.
-
-        Returns:
-            The scalar loss to minimise.
-        """
+        """``-mean(fake_logits)``."""
         return -fake_logits.mean()
 
 
