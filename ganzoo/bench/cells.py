@@ -89,10 +89,11 @@ def run_cells(cells: list[Cell], settings: BenchSettings, out: Path, registry: R
             on_result(result)
 
     for cell in cells:
-        if cell.skip_reason:
-            results[cell.name] = CellResult(cell, "skipped", cell.skip_reason)
+        if cell.failure or cell.skip_reason:
+            results[cell.name] = (CellResult(cell, "failed", cell.failure) if cell.failure
+                                  else CellResult(cell, "skipped", cell.skip_reason))
             on_result(results[cell.name])
-    runnable = [cell for cell in cells if not cell.skip_reason]
+    runnable = [cell for cell in cells if not (cell.failure or cell.skip_reason)]
     with ThreadPoolExecutor(max_workers=slots.qsize()) as pool:
         for future in [pool.submit(work, cell) for cell in runnable]:
             future.result()

@@ -7,11 +7,16 @@ reason, found before any cell starts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
+from ganzoo.contract.components import DataSpec, Dataset
 from ganzoo.errors import GanzooError
+from ganzoo.evaluation.evaluate import EvalSettings, prepare_evaluation
 from ganzoo.registry import Registry
 from ganzoo.registry.options import resolve_options
 
@@ -20,13 +25,15 @@ LATENT_DIM = 100
 
 @dataclass
 class Cell:
-    """One run of the grid; ``skip_reason`` says why it cannot run, if it cannot."""
+    """One run of the grid; ``skip_reason`` says why it cannot run (an impossible combination), ``failure``
+    why it failed before starting (its data cannot be read)."""
 
     arch: str
     loss: str
     data: str
     seed: int
     skip_reason: str | None = None
+    failure: str | None = None
 
     @property
     def name(self) -> str:
@@ -55,28 +62,48 @@ class BenchSettings:
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.minutes is None):
             raise GanzooError("give exactly one budget per cell: --steps N or --minutes M")
+        if self.minutes is not None and not 0 < self.minutes < math.inf:  # also refuses NaN
+            raise GanzooError(f"--minutes must be a positive finite number, got {self.minutes}")
         if self.nproc_per_cell < 1:
             raise GanzooError(f"--nproc-per-cell must be positive, got {self.nproc_per_cell}")
 
 
 def plan(registry: Registry, archs: Sequence[str], losses: Sequence[str], datas: Sequence[str],
-         seeds: Sequence[int], data_root: str) -> list[Cell]:
-    """Every cell of the grid, with a skip reason for combinations that cannot work."""
+         seeds: Sequence[int], data_root: str, metrics: Sequence[str] = (), eval_samples: int = 2000) -> list[Cell]:
+    """Every cell of the grid. Each dataset is read once, here: cells whose data cannot be read are
+    failed before any starts; combinations that cannot work (an architecture for the data's shape, a
+    metric for the data) are skipped with their reason."""
     for kind, names in (("architectures", archs), ("losses", losses), ("datasets", datas)):
         for name in names:
             registry.get(kind, name)  # unknown names fail the whole command, with a did-you-mean
     cells = []
     for data in datas:
         dataset = registry.dataset(data)
+        spec, failure, skip = None, None, None
         try:
-            spec, data_problem = dataset.spec_for(data_root, **dataset.options), None
+            spec = dataset.spec_for(data_root, **dataset.options)
+            dataset.load(data_root, train=True, download=True, **dataset.options)
         except GanzooError as error:
-            spec, data_problem = None, str(error)
+            failure = str(error)
+        if spec is not None and metrics:
+            skip = _metric_problem(registry, dataset, spec, data_root, metrics, eval_samples)
         for arch in archs:
             for loss in losses:
-                reason = data_problem or _build_problem(registry, arch, loss, spec)
-                cells.extend(Cell(arch, loss, data, seed, reason) for seed in seeds)
+                reason = None if failure else skip or _build_problem(registry, arch, loss, spec)
+                cells.extend(Cell(arch, loss, data, seed, reason, failure) for seed in seeds)
     return cells
+
+
+def _metric_problem(registry: Registry, dataset: Dataset, spec: DataSpec, data_root: str, metrics: Sequence[str],
+                    eval_samples: int) -> str | None:
+    """Why one of ``metrics`` cannot evaluate this dataset (``classifier`` on 2-D points), if one cannot."""
+    try:
+        prepare_evaluation(metrics, registry, dataset=dataset, spec=spec, data_root=data_root,
+                           data_options=dict(dataset.options), device=torch.device("cpu"),
+                           settings=EvalSettings(num_samples=eval_samples))
+    except GanzooError as error:
+        return str(error)
+    return None
 
 
 def _build_problem(registry: Registry, arch: str, loss: str, spec: Any) -> str | None:

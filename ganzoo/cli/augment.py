@@ -9,7 +9,8 @@ from rich.table import Table
 from ganzoo.cli.common import SafePath, one_process_only, output_option, registry_of, reports_errors
 from ganzoo.cli.common import seeds as parse_seeds
 from ganzoo.compute.devices import resolve_device
-from ganzoo.evaluation.augment import AUGMENT_FILE, DIFFERENCE, AugmentSettings, open_study, run_study, write_report
+from ganzoo.evaluation.augment import (AUGMENT_FILE, DIFFERENCE, AugmentSettings, open_study, report_path, run_study,
+                                       write_report)
 
 
 @click.command("augment")
@@ -24,14 +25,15 @@ from ganzoo.evaluation.augment import AUGMENT_FILE, DIFFERENCE, AugmentSettings,
 @click.option("--steps", type=int, default=2000, show_default=True, help="Optimizer steps of every classifier.")
 @click.option("--batch-size", type=int, default=128, show_default=True, help="Classifier batch size.")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate (cosine-annealed to 0).")
-@output_option(f"JSON report (default RUN/{AUGMENT_FILE}).", dir_okay=False)
+@output_option(f"JSON report (default RUN/{AUGMENT_FILE}, or augment-2.json, ... when taken).", dir_okay=False)
+@click.option("--force", is_flag=True, help="Replace the --out report if it exists.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--threads", type=int, help="CPU threads for torch (default: torch's, one per core).")
 @click.pass_context
 @reports_errors
 def augment_command(ctx: click.Context, source: str, data_name: str, data_root: str | None, synthetic_per_class: int,
                     real_fraction: float, classifier: str, seeds: str, steps: int, batch_size: int, lr: float,
-                    out: str | None, device: str, threads: int | None) -> None:
+                    out: str | None, force: bool, device: str, threads: int | None) -> None:
     """Train a classifier on real, real + generated and generated-only data; compare real test accuracy."""
     one_process_only("augment")
     seed_list = tuple(parse_seeds(seeds))
@@ -39,13 +41,14 @@ def augment_command(ctx: click.Context, source: str, data_name: str, data_root: 
                                classifier=classifier, seeds=seed_list, steps=steps, batch_size=batch_size,
                                learning_rate=lr, threads=threads)
     study = open_study(source, data_name, registry_of(ctx), resolve_device(device), data_root)
+    path = report_path(out, study.run_dir, force)
 
     def progress(seed: int, setting: str, score: float, size: int, seconds: float) -> None:
         click.echo(f"seed {seed} {setting}: test accuracy {score:.4f} ({size} training images, {seconds:.1f} s)",
                    err=True)
 
     report = run_study(study, settings, progress)
-    path = write_report(report, out or study.run_dir / AUGMENT_FILE)
+    write_report(report, path)
     table = Table(title=f"{data_name}, {settings.classifier}, {steps} steps x {batch_size}, F={real_fraction:g}, "
                         f"N={synthetic_per_class}/class, {len(seed_list)} seeds")
     table.add_column("setting", no_wrap=True)

@@ -20,7 +20,12 @@ from ganzoo.cli.common import names, one_process_only, output_option, plain, pos
 from ganzoo.cli.common import seeds as parse_seeds
 from ganzoo.errors import GanzooError
 from ganzoo.evaluation.evaluate import split_names
-from ganzoo.storage.paths import default_data_root
+from ganzoo.storage.paths import absolute_path, default_data_root
+from ganzoo.storage.preflight import FREE_SPACE_FLOOR, check_path_text, check_writable
+
+
+#: ``ganzoo bench``'s exit code when any cell failed (its outputs are still written); 2 stays a usage error.
+EXIT_CELL_FAILED = 1
 
 
 @click.command("bench")
@@ -60,10 +65,13 @@ def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds
     for name in settings.metrics:
         registry.metric(name)
     out_dir = Path(out) if out else Path("bench") / time.strftime("%Y%m%d-%H%M%S")
+    check_writable(out_dir, FREE_SPACE_FLOOR, "--out", "the sweep")
     if out_dir.exists() and any(out_dir.iterdir()) and not resume:
         raise GanzooError(f"{out_dir} already holds a sweep; continue it with --resume or choose another --out")
+    if data_root:
+        check_path_text(data_root, "--data-root")
     cells = plan(registry, names(archs, "--arch"), names(losses, "--loss"), names(datas, "--data"), seed_list,
-                 data_root or default_data_root())
+                 absolute_path(data_root) if data_root else default_data_root(), settings.metrics, eval_samples)
     out_dir.mkdir(parents=True, exist_ok=True)
     table_rows: dict[str, tuple[Any, ...]] = {cell.name: (cell.name, "pending", "", "", "") for cell in cells}
 
@@ -90,3 +98,5 @@ def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds
     write_outputs(out_dir, results, recorded)
     counts = {status: sum(r.status == status for r in results) for status in ("ok", "diverged", "failed", "skipped")}
     click.echo(f"{out_dir}/report.md: " + ", ".join(f"{n} {status}" for status, n in counts.items() if n))
+    if counts["failed"]:
+        ctx.exit(EXIT_CELL_FAILED)

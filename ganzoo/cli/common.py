@@ -13,6 +13,7 @@ from ganzoo.distributed.agreement import AgreedError
 from ganzoo.distributed.launch import launch_from_environment
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, load_registry
+from ganzoo.storage.config import MAX_SEED
 from ganzoo.training.divergence import EXIT_DIVERGED, DivergedError
 
 EXIT_USAGE = 2
@@ -116,11 +117,20 @@ def names(text: str, flag: str) -> list[str]:
 
 
 def seeds(text: str, flag: str = "--seeds") -> list[int]:
-    """A comma-separated list of integer seeds."""
+    """A comma-separated list of integer seeds, each in ``0..MAX_SEED`` like ``ganzoo run --seed``."""
     try:
-        return [int(seed) for seed in names(text, flag)]
+        values = [int(seed) for seed in names(text, flag)]
     except ValueError:
         raise GanzooError(f"{flag} expects integers like 0,1,2, got '{text}'") from None
+    outside = [value for value in values if not 0 <= value <= MAX_SEED]
+    if outside:
+        raise GanzooError(f"{flag}: seeds must lie in 0..{MAX_SEED} (32 bits), got {outside[0]}")
+    return values
+
+
+def seed_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--seed`` for sampling commands: the same 32-bit range as ``ganzoo run --seed``."""
+    return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help=help)
 
 
 def plain(text: object, style: str = "") -> Text:

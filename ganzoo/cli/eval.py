@@ -6,14 +6,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ganzoo.cli.common import SafePath, one_process_only, plain, positive_int, registry_of, reports_errors
+from ganzoo.cli.common import SafePath, one_process_only, plain, positive_int, registry_of, reports_errors, seed_option
 from ganzoo.compute.devices import resolve_device
 from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV
 from ganzoo.errors import GanzooError
 from ganzoo.evaluation.evaluate import EVAL_FILE, REF_SPLITS, EvalSettings, append_record, prepare_evaluation, split_names
 from ganzoo.evaluation.sampling import find_generator_file, load_generator
 from ganzoo.evaluation.sources import GeneratorSamples
-from ganzoo.storage.paths import default_data_root
+from ganzoo.storage.paths import absolute_path, default_data_root
+from ganzoo.storage.preflight import check_path_text
 from ganzoo.storage.rundir import RunDir, run_dir_of
 
 
@@ -22,7 +23,7 @@ from ganzoo.storage.rundir import RunDir, run_dir_of
 @click.option("--metrics", "metric_names", required=True, help="Comma-separated metric names, e.g. fid,kid,classifier.")
 @click.option("--num-samples", type=positive_int(), default=10_000, show_default=True, help="Generated samples per metric.")
 @click.option("--ref-split", type=click.Choice(REF_SPLITS), default="train", show_default=True, help="Real split to compare with.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated samples.")
+@seed_option("Seed of the generated samples.")
 @click.option("--batch-size", type=positive_int(), default=256, show_default=True, help="Batch size for generation and features.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--data-root", help="Data directory (default: the run's, else $GANZOO_DATA).")
@@ -35,6 +36,8 @@ def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples
                  batch_size: int, device: str, data_root: str | None, inception_weights: str | None, download: bool) -> None:
     """Evaluate a run or generator file; appends a record with the full protocol to the run's eval.jsonl."""
     one_process_only("eval")
+    if data_root:
+        check_path_text(data_root, "--data-root")
     registry = registry_of(ctx)
     file = find_generator_file(source)
     loaded = load_generator(file, registry, resolve_device(device))
@@ -46,7 +49,7 @@ def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples
     evaluation = prepare_evaluation(
         split_names(metric_names), registry,
         dataset=registry.dataset(data_name), spec=loaded.spec,
-        data_root=data_root or saved.get("data_root") or default_data_root(),
+        data_root=absolute_path(data_root) if data_root else saved.get("data_root") or default_data_root(),
         data_options=loaded.record.extra.get("data_options", saved.get("data_options", {})),
         device=loaded.device,
         settings=EvalSettings(num_samples=num_samples, ref_split=ref_split, batch_size=batch_size, seed=seed,

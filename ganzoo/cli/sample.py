@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ganzoo.cli.common import SafePath, one_process_only, output_option, positive_int, registry_of, reports_errors
+from ganzoo.cli.common import (SafePath, one_process_only, output_option, positive_int, registry_of, reports_errors,
+                               seed_option)
 from ganzoo.compute.devices import resolve_device
 from ganzoo.errors import GanzooError
-from ganzoo.evaluation.sampling import class_labels, generate, load_generator, output_target, write_samples
+from ganzoo.evaluation.sample_output import check_sample_output, output_target, write_samples
+from ganzoo.evaluation.sampling import class_labels, generate_batches, load_generator
 
 
 @click.command("sample")
@@ -15,7 +17,7 @@ from ganzoo.evaluation.sampling import class_labels, generate, load_generator, o
 @click.option("-n", "--num", "count", type=positive_int(), default=64, show_default=True, help="Number of samples.")
 @output_option("FILE.png for one grid, DIR/ for one PNG per sample, FILE.safetensors for raw tensors.",
                default="samples.png")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@seed_option("Seed of the noise.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--batch-size", type=positive_int(), default=256, show_default=True, help="Samples generated per forward pass.")
 @click.option("--class", "chosen_class", metavar="NAME|INDEX",
@@ -33,9 +35,9 @@ def sample_command(ctx: click.Context, source: str, count: int, out: str, seed: 
         labels, per_row = class_labels(loaded.spec, count, chosen_class)
     elif chosen_class is not None:
         raise GanzooError(f"--class {chosen_class}: this generator ({loaded.record.arch}) is not class-conditional")
-    samples = generate(
-        loaded.network, loaded.record.latent_dim, len(labels) if labels is not None else count, device=loaded.device,
-        seed=seed, labels=labels, conditional=loaded.record.conditional, batch_size=batch_size,
-    )
-    written = write_samples(samples, labels, loaded.spec, target, per_row)
+    total = len(labels) if labels is not None else count
+    check_sample_output(target, total, loaded.spec)  # before generating anything
+    batches = generate_batches(loaded.network, loaded.record.latent_dim, total, device=loaded.device, seed=seed,
+                               labels=labels, conditional=loaded.record.conditional, batch_size=batch_size)
+    written = write_samples(batches, loaded.spec, target, per_row)
     click.echo(f"wrote {written}")

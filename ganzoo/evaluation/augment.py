@@ -32,13 +32,16 @@ from ganzoo.storage.atomic import write_text_atomic
 from ganzoo.evaluation.classifier_nets import CLASSIFIERS, check_classifiable
 from ganzoo.evaluation.classify import TrainingBudget, classifier_accuracy, dataset_labels, dataset_tensors, train_classifier
 from ganzoo.errors import GanzooError, unknown_choice
-from ganzoo.storage.paths import default_data_root
+from ganzoo.storage.paths import absolute_path, default_data_root
+from ganzoo.storage.preflight import check_path_text, check_writable
 from ganzoo.registry.loading import Registry
 from ganzoo.storage.rundir import RunDir, run_dir_of
 from ganzoo.evaluation.sampling import LoadedGenerator, find_generator_file, load_generator
 from ganzoo.evaluation.sources import GeneratorSamples
 
 AUGMENT_FILE = "augment.json"
+#: Room a report needs (a few KiB, with margin).
+REPORT_BYTES = 2**20
 #: The three training sets, in the order they are trained and reported.
 SETTINGS: dict[str, str] = {
     "real": "a class-stratified fraction of the real train split",
@@ -66,8 +69,11 @@ class AugmentSettings:
             raise GanzooError(f"--threads must be positive, got {self.threads}")
         if not 0 < self.real_fraction <= 1:
             raise GanzooError(f"--real-fraction must lie in (0, 1], got {self.real_fraction}")
-        if self.synthetic_per_class <= 0:
-            raise GanzooError(f"--synthetic-per-class must be positive, got {self.synthetic_per_class}")
+        for name in ("synthetic_per_class", "steps", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise GanzooError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if not self.learning_rate > 0:  # also refuses NaN
+            raise GanzooError(f"--lr must be positive, got {self.learning_rate}")
         if self.classifier not in CLASSIFIERS:
             raise unknown_choice("classifier", self.classifier, CLASSIFIERS)
         if not self.seeds:
@@ -110,7 +116,9 @@ def open_study(source: str, data_name: str, registry: Registry, device: torch.de
     check_classifiable(loaded.spec, f"augment on dataset '{data_name}'")
     run_dir = run_dir_of(file)
     saved = RunDir(run_dir).read_config()["resolved"] if RunDir(run_dir).config_path.is_file() else {}
-    root = data_root or saved.get("data_root") or default_data_root()
+    if data_root:
+        check_path_text(data_root, "--data-root")
+    root = absolute_path(data_root) if data_root else saved.get("data_root") or default_data_root()
     options = loaded.record.extra.get("data_options", saved.get("data_options", {}))
     train = dataset.load(root, train=True, **options)
     test = dataset.load(root, train=False, **options)
@@ -223,6 +231,26 @@ def _protocol(data: AugmentData, settings: AugmentSettings) -> dict[str, Any]:
         "torch_version": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+def report_path(out: str | None, run_dir: Path, force: bool = False) -> Path:
+    """Where a study's report goes, checked before any classifier trains: ``--out`` (refused when it
+    exists, unless ``force``), else the first free ``RUN/augment.json``, ``RUN/augment-2.json``, ...,
+    so an earlier study is never replaced."""
+    if out:
+        check_path_text(out, "--out")
+        path = Path(out)
+        if path.exists() and not force:
+            raise GanzooError(f"--out {path} already holds a report; pass --force to replace it, or choose "
+                              "another --out (without --out each study gets a file of its own)")
+    else:
+        stem, suffix = Path(AUGMENT_FILE).stem, Path(AUGMENT_FILE).suffix
+        path = run_dir / AUGMENT_FILE
+        number = 2
+        while path.exists():
+            path, number = run_dir / f"{stem}-{number}{suffix}", number + 1
+    check_writable(path, REPORT_BYTES, "--out", "the report", is_file=True)
+    return path
 
 
 def write_report(report: dict[str, Any], path: str | Path) -> Path:

@@ -36,9 +36,11 @@ class TrainingBudget:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
-            raise GanzooError(f"the classifier needs at least 1 step and a positive batch size; got {self}")
+            raise GanzooError(f"the classifier needs at least 1 step and a positive batch size; got steps={self.steps}, "
+                              f"batch_size={self.batch_size}")
         if not self.learning_rate > 0 or self.weight_decay < 0:
-            raise GanzooError(f"the classifier's learning rate must be positive and weight decay >= 0; got {self}")
+            raise GanzooError(f"the classifier's learning rate must be positive and weight decay >= 0; got "
+                              f"learning_rate={self.learning_rate:g}, weight_decay={self.weight_decay:g}")
 
     def to_json(self) -> dict:
         """The budget, with the optimizer and schedule spelled out, for protocols."""

@@ -1,14 +1,13 @@
-"""Generating samples and writing them out: grids, scatter plots, one PNG per sample."""
+"""Generating samples: loading a saved generator, streaming batches from it, grids and scatter plots."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import shutil
-import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -56,8 +55,23 @@ def load_generator(path: str | os.PathLike[str], registry: Registry, device: tor
     return LoadedGenerator(generator.to(device).eval(), record, spec, device)
 
 
-@torch.inference_mode()
-def generate(
+#: Noise is drawn in blocks of this many rows; any multiple of 16 keeps the values those of one big draw.
+NOISE_BLOCK_ROWS = 1024
+
+
+def noise_blocks(seed: int, count: int, latent_dim: int) -> Iterator[torch.Tensor]:
+    """``count`` rows of standard normal noise from a CPU generator seeded with ``seed``, block by block.
+
+    The values equal ``torch.randn(count, latent_dim)`` drawn at once (torch fills normals in groups
+    of 16), so streaming a large sample set draws exactly the noise a grid of it would, without
+    holding it all in memory.
+    """
+    rng = torch.Generator().manual_seed(seed)
+    for start in range(0, count, NOISE_BLOCK_ROWS):
+        yield torch.randn(min(NOISE_BLOCK_ROWS, count - start), latent_dim, generator=rng)
+
+
+def generate_batches(
     generator: nn.Module,
     latent_dim: int,
     count: int,
@@ -69,33 +83,44 @@ def generate(
     conditional: bool = False,
     batch_size: int = 256,
     precision: str = "fp32",
-) -> torch.Tensor:
-    """``count`` float32 samples on the CPU, in batches, from fixed ``noise`` or fresh noise seeded by ``seed``.
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """``count`` float32 samples on the CPU with their labels, ``batch_size`` at a time, from fixed
+    ``noise`` or fresh noise seeded by ``seed``.
 
-    The generator is switched to eval mode for the call (batch norm uses its
-    running statistics, so sampling never changes the model) and restored.
-    It runs under ``inference_mode`` and autocast to ``precision`` (a run
-    trained in bf16 samples in bf16; outputs are returned as float32).
+    The generator is switched to eval mode while batches are drawn (batch norm uses its running
+    statistics, so sampling never changes the model) and restored afterwards. It runs under
+    ``inference_mode`` and autocast to ``precision`` (a run trained in bf16 samples in bf16;
+    outputs are returned as float32).
     """
-    if noise is None:
-        rng = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
-        noise = torch.randn(count, latent_dim, generator=rng)
     if conditional and labels is None:
         raise GanzooError("this generator is class-conditional: give the classes to sample")
+    if noise is None:
+        blocks = noise_blocks(seed if seed is not None else torch.seed(), count, latent_dim)
+    else:
+        blocks = iter([noise[:count]])
     was_training = generator.training
     generator.eval()
-    chunks = []
     try:
-        for start in range(0, count, batch_size):
-            z = noise[start : start + batch_size].to(device)
-            with autocast(precision, device.type):
+        start, pending = 0, torch.empty(0, latent_dim)
+        while start < count:
+            while len(pending) < min(batch_size, count - start):
+                pending = torch.cat([pending, next(blocks)])
+            z, pending = pending[:batch_size], pending[batch_size:]
+            batch_labels = labels[start : start + len(z)] if labels is not None else None
+            with torch.inference_mode(), autocast(precision, device.type):
                 if conditional:
-                    chunks.append(generator(z, labels[start : start + batch_size].to(device)).float().cpu())
+                    samples = generator(z.to(device), batch_labels.to(device)).float().cpu()
                 else:
-                    chunks.append(generator(z).float().cpu())
+                    samples = generator(z.to(device)).float().cpu()
+            yield samples, batch_labels
+            start += len(z)
     finally:
         generator.train(was_training)
-    return torch.cat(chunks)
+
+
+def generate(generator: nn.Module, latent_dim: int, count: int, **options: Any) -> torch.Tensor:
+    """All ``count`` samples of :func:`generate_batches` in one float32 CPU tensor."""
+    return torch.cat([samples for samples, _ in generate_batches(generator, latent_dim, count, **options)])
 
 
 def save_grid(samples: torch.Tensor, spec: DataSpec, path: str | os.PathLike[str], per_row: int | None = None) -> None:
@@ -106,42 +131,9 @@ def save_grid(samples: torch.Tensor, spec: DataSpec, path: str | os.PathLike[str
 
         nrow = per_row or max(1, math.ceil(math.sqrt(len(samples))))
         with atomic_path(path) as temp:
-            save_image(_to_unit(samples), str(temp), nrow=nrow, padding=2, pad_value=1.0)
+            save_image(to_unit(samples), str(temp), nrow=nrow, padding=2, pad_value=1.0)
     else:
         _save_scatter(samples, path)
-
-
-def save_each(samples: torch.Tensor, spec: DataSpec, directory: str | os.PathLike[str],
-              labels: torch.Tensor | None = None) -> list[Path]:
-    """Write one PNG per image sample into ``directory`` (the format FID tools read); with
-    ``labels``, into one sub-folder per class (``DIR/<class name>/``, the layout of ``--data folder``).
-
-    Files are written into a temporary sibling directory first and moved in
-    at the end, so an interrupted call leaves no partial set.
-    """
-    if not spec.is_image:
-        raise GanzooError(f"one PNG per sample needs image data; this generator makes vectors of shape {spec.shape}. Use -o FILE.png for a scatter plot.")
-    from torchvision.utils import save_image
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".samples-", dir=directory.parent))
-    names = []
-    try:
-        pixels = _to_unit(samples)
-        for index, image in enumerate(pixels):
-            name = f"{index:06d}.png"
-            if labels is not None:
-                name = f"{class_name(spec, int(labels[index]))}/{name}"
-                (staging / name).parent.mkdir(exist_ok=True)
-            save_image(image, str(staging / name))
-            names.append(name)
-        for name in names:
-            (directory / name).parent.mkdir(exist_ok=True)
-            os.replace(staging / name, directory / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return [directory / name for name in names]
 
 
 def class_name(spec: DataSpec, label: int) -> str:
@@ -170,7 +162,7 @@ def class_labels(spec: DataSpec, count: int, chosen: str | None) -> tuple[torch.
     return torch.full((count,), label, dtype=torch.long), max(1, math.ceil(math.sqrt(count)))
 
 
-def _to_unit(samples: torch.Tensor) -> torch.Tensor:
+def to_unit(samples: torch.Tensor) -> torch.Tensor:
     return samples.clamp(-1, 1).add(1).div(2)
 
 
@@ -191,44 +183,3 @@ def _save_scatter(samples: torch.Tensor, path: str | os.PathLike[str]) -> None:
     with atomic_path(path) as temp:
         figure.savefig(str(temp))
     plt.close(figure)
-
-
-@dataclass(frozen=True)
-class OutputTarget:
-    """Where ``ganzoo sample`` writes and in which form: ``grid``, ``each`` or ``tensors``."""
-
-    path: Path
-    form: str
-
-
-def output_target(text: str) -> OutputTarget:
-    """Read ``-o``: ``FILE.png`` is one grid, ``DIR/`` (or an existing directory) one PNG per sample,
-    ``FILE.safetensors`` the raw samples and labels."""
-    path = Path(text)
-    if text.endswith(("/", os.sep)) or path.is_dir():
-        return OutputTarget(path, "each")
-    if path.suffix.lower() == ".png":
-        return OutputTarget(path, "grid")
-    if path.suffix.lower() == ".safetensors":
-        return OutputTarget(path, "tensors")
-    raise GanzooError(
-        f"cannot tell what to write for -o '{text}'. Valid choices: FILE.png (one grid), DIR/ (one PNG per sample), FILE.safetensors (raw tensors)"
-    )
-
-
-def write_samples(samples: torch.Tensor, labels: torch.Tensor | None, spec: DataSpec, target: OutputTarget,
-                  per_row: int | None = None) -> Path:
-    """Write samples as ``target`` asks (per-class sub-folders when ``labels`` are given); returns the path written."""
-    if target.form == "grid":
-        save_grid(samples, spec, target.path, per_row)
-    elif target.form == "each":
-        save_each(samples, spec, target.path, labels)
-    else:
-        from safetensors.torch import save_file
-
-        tensors = {"samples": samples.contiguous()}
-        if labels is not None:
-            tensors["labels"] = labels.contiguous()
-        with atomic_path(target.path) as temp:
-            save_file(tensors, str(temp), metadata={"shape": json.dumps(list(spec.shape))})
-    return target.path

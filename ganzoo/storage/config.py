@@ -17,6 +17,7 @@ from typing import Any
 from ganzoo.contract.components import Loss
 from ganzoo.errors import GanzooError
 from ganzoo.compute.precision import CHOICES as PRECISION_CHOICES
+from ganzoo.storage.paths import absolute_path
 
 #: Used when neither the user nor the loss sets a value (DCGAN's settings).
 TRAINER_DEFAULTS: Mapping[str, Any] = {
@@ -103,6 +104,13 @@ class RunConfig:
             raise GanzooError(f"--threads must be positive, got {self.threads}")
         if self.workers < 0:
             raise GanzooError(f"--workers must be 0 or more, got {self.workers}")
+        for name in ("data_root", "inception_weights"):
+            value = getattr(self, name)
+            if value is not None:
+                if "\x00" in value:
+                    raise GanzooError(f"--{name.replace('_', '-')} contains a NUL character: {value!r}")
+                # Recorded absolute: a run resumed, evaluated or rerun from another directory reads the same place.
+                setattr(self, name, absolute_path(value))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`from_json` inverts it."""
@@ -172,4 +180,9 @@ def total_steps(config: RunConfig, dataset_size: int, n_critic: int) -> int:
     steps = config.epochs * batches_per_epoch / n_critic
     if steps > MAX_STEPS:
         raise GanzooError(f"--epochs {config.epochs} means {steps:.3g} steps, more than the limit {MAX_STEPS}")
-    return max(1, round(steps))
+    if round(steps) < 1:
+        epoch = batches_per_epoch / n_critic
+        raise GanzooError(f"--epochs {config.epochs:g} is less than one step (one epoch of {dataset_size} samples at "
+                          f"batch {config.batch_size} is {epoch:g} steps); use --epochs {1 / epoch:.2g} or more, "
+                          "or --steps")
+    return round(steps)

@@ -10,10 +10,15 @@ from pathlib import Path
 DATA_ENV = "GANZOO_DATA"
 
 
+def absolute_path(text: str) -> str:
+    """``text`` as an absolute path (``~`` expanded, symlinks kept), so it means the same from any directory."""
+    return os.path.abspath(os.path.expanduser(text))
+
+
 def default_data_root() -> str:
     """``$GANZOO_DATA``, else the per-user cache (``$XDG_CACHE_HOME/ganzoo/data`` or ``~/.cache/ganzoo/data``)."""
     if os.environ.get(DATA_ENV):
-        return os.environ[DATA_ENV]
+        return absolute_path(os.environ[DATA_ENV])
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
     return os.path.join(cache, "ganzoo", "data")
 

@@ -107,31 +107,53 @@ def check_path_text(path: str | os.PathLike[str], flag: str) -> None:
 
 
 def check_output(path: str | os.PathLike[str], parameter_count: int) -> None:
-    """Refuse an output directory that cannot be created, written or hold a few checkpoints.
+    """Refuse a run directory that cannot be created, written or hold a few checkpoints."""
+    check_writable(path, parameter_count * CHECKPOINT_BYTES_PER_PARAMETER + FREE_SPACE_FLOOR, "--out",
+                   "this run's checkpoints")
+
+
+def check_writable(path: str | os.PathLike[str], needed_bytes: int, flag: str = "--out", what: str = "the output",
+                   is_file: bool = False) -> None:
+    """Refuse an output location (a directory, or a file with ``is_file``) that cannot be created or
+    written, or whose file system has less than ``needed_bytes`` free for ``what``.
 
     Nothing is left behind: the probe file is created in the nearest existing
     ancestor and removed at once.
     """
-    check_path_text(path, "--out")
+    check_path_text(path, flag)
     path = Path(path)
+    if is_file and path.is_dir():
+        raise GanzooError(f"cannot write {flag} {_shown(path)}: it is a directory; name a file")
     try:
-        ancestor = _nearest_existing(path)
+        ancestor = _nearest_existing(path.parent if is_file else path)
     except (OSError, ValueError) as error:
-        raise GanzooError(f"cannot use --out {_shown(path)}: {_reason(error)}") from None
+        raise GanzooError(f"cannot use {flag} {_shown(path)}: {_reason(error)}") from None
     if not ancestor.is_dir():
-        raise GanzooError(f"cannot create --out {_shown(path)}: {ancestor} is a file, not a directory")
+        raise GanzooError(f"cannot create {flag} {_shown(path)}: {ancestor} is a file, not a directory")
     try:
         with tempfile.TemporaryFile(dir=ancestor, prefix=".ganzoo-probe-"):
             pass
         free = shutil.disk_usage(ancestor).free
     except OSError as error:
-        raise GanzooError(f"cannot write to {ancestor} (for --out {_shown(path)}): {_reason(error)}") from None
-    needed = parameter_count * CHECKPOINT_BYTES_PER_PARAMETER + FREE_SPACE_FLOOR
-    if free < needed:
-        raise GanzooError(
-            f"only {_mib(free)} free on {ancestor}; this run's checkpoints need about {_mib(needed)}. "
-            "Free some space or choose another --out"
-        )
+        raise GanzooError(f"cannot write to {ancestor} (for {flag} {_shown(path)}): {_reason(error)}") from None
+    if free < needed_bytes:
+        raise GanzooError(f"only {_mib(free)} free on {ancestor}; {what} need about {_mib(needed_bytes)}. "
+                          f"Free some space or choose another {flag}")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation on this machine (Linux's MemAvailable), if known."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _nearest_existing(path: Path) -> Path:

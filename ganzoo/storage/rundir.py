@@ -66,13 +66,19 @@ class RunDir:
     def ensure_new(self) -> None:
         """Fail if the directory already holds a run (so a run never overwrites another)."""
         if self.config_path.exists():
-            raise GanzooError(f"{self.path} already holds a run; continue it with --resume {self.path} or choose another --out")
+            since = "" if self.state_path.exists() else " (it has no checkpoint yet: --resume starts it again from step 0)"
+            raise GanzooError(f"{self.path} already holds a run; continue it with --resume {self.path}{since} "
+                              "or choose another --out")
         if self.path.exists() and not self.path.is_dir():
             raise GanzooError(f"--out {self.path} is a file, not a directory")
 
     def create(self) -> None:
-        """Create the directory tree."""
+        """Create the directory tree of a new run."""
         self.ensure_new()
+        self.create_layout()
+
+    def create_layout(self) -> None:
+        """Create the run's sub-directories where missing."""
         (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         self.samples_dir.mkdir(parents=True, exist_ok=True)
 

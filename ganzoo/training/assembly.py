@@ -72,6 +72,7 @@ class Assembly:
                 "precision": self.precision,
                 **(self.world.describe() if self.world else {"world_size": 1, "backend": None}),
                 "data_root": self.data_root,
+                "threads": self.config.threads or torch.get_num_threads(),
                 "dataset_size": len(self.train_data),
                 "conditional": bool(self.architecture.conditional),
             },

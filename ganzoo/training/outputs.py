@@ -46,6 +46,7 @@ def write_checkpoint_files(trainer: AdversarialTrainer, assembly: Assembly, run_
     tensors, meta = trainer.state()
     write_checkpoint(run_dir.state_path, tensors, {
         "kind": STATE_KIND, "step": step, "batches_drawn": trainer.batches.position, "best_value": best_value,
+        "threads": torch.get_num_threads(),
         "arch": assembly.architecture.name, "loss": assembly.loss.name, "data": assembly.dataset.name,
         **divergence, **meta,
     })

@@ -78,10 +78,12 @@ def continues_after_restart(config: RunConfig, out: str | Path | None) -> bool:
 
 
 def resume_run(path: str | Path, overrides: dict[str, Any], registry: Registry, reporter: Reporter | None = None) -> RunOutcome:
-    """Continue the run in ``path`` from its last checkpoint.
+    """Continue the run in ``path`` from its last checkpoint (from step 0 if it stopped before its first).
 
     ``overrides`` may only hold :data:`RESUMABLE_OPTIONS`; ``steps`` (or
-    ``epochs``) is the run's new total, not a number of extra steps.
+    ``epochs``) is the run's new total, not a number of extra steps. Without
+    ``threads`` the run keeps the CPU thread count its checkpoint recorded, since
+    the count changes the arithmetic and so the losses.
     """
     fixed = sorted(set(overrides) - RESUMABLE_OPTIONS)
     if fixed:
@@ -90,32 +92,39 @@ def resume_run(path: str | Path, overrides: dict[str, Any], registry: Registry, 
                           + ", ".join("--" + n.replace("_", "-") for n in sorted(RESUMABLE_OPTIONS)))
     run_dir = RunDir(path)
     saved = run_dir.read_config()
+    # Every rank resumes from the same file. None: the run stopped before its first checkpoint.
+    state = read_checkpoint(run_dir.state_path, STATE_KIND) if run_dir.state_path.exists() else None
+    step = state[1]["step"] if state else 0
     values = dict(saved["config"])
     if "steps" in overrides or "epochs" in overrides:
         values["steps"] = values["epochs"] = None
     # A run keeps the precision it started with, even if "auto" would now choose another.
     values["precision"] = saved["resolved"].get("precision", values.get("precision", "fp32"))
+    recorded_threads = state[1].get("threads") if state else None
+    if recorded_threads and "threads" not in overrides:
+        values["threads"] = recorded_threads
     values.update(overrides)
     config = RunConfig.from_json(values)
     with joined(config.device) as world:
 
-        def prepare() -> tuple[Assembly, tuple[dict, dict]]:
-            tensors, meta = read_checkpoint(run_dir.state_path, STATE_KIND)  # every rank resumes from the same file
+        def prepare() -> Assembly:
             assembly = assemble(config, registry, world)
             if world.is_main:
                 check_output(run_dir.path, assembly.parameter_count)
-            if meta["step"] >= assembly.total_steps:
-                raise GanzooError(
-                    f"{path} is already at step {meta['step']} of {assembly.total_steps}; "
-                    f"pass --steps larger than {meta['step']} to continue it"
-                )
+            if step >= assembly.total_steps:
+                raise GanzooError(f"{path} is already at step {step} of {assembly.total_steps}; "
+                                  f"pass --steps larger than {step} to continue it")
             if world.is_main:
                 run_dir.remove_temporary_files()  # left by a process killed mid-write
+                run_dir.create_layout()
                 run_dir.write_config(assembly.describe())
-                run_dir.truncate_metrics(meta["step"])
-            return assembly, (tensors, meta)
+                run_dir.truncate_metrics(step)
+                if recorded_threads and config.threads != recorded_threads:
+                    run_dir.append_metrics({"step": step, "event": "threads-changed", "threads": config.threads,
+                                            "checkpoint_threads": recorded_threads})
+            return assembly
 
-        assembly, state = world.main_first(prepare)
+        assembly = world.main_first(prepare)
         return _train(assembly, run_dir, state, reporter or SilentReporter())
 
 

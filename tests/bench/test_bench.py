@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
 from PIL import Image
 
 from tests.helpers import assert_one_line_error, invoke, read_metrics, run_cli
@@ -91,12 +92,30 @@ def test_a_cell_that_fails_is_reported_with_its_error(tmp_path):
     empty = tmp_path / "no-data"
     empty.mkdir()
     out = tmp_path / "sweep"
-    result = invoke("bench", "--arch", "mlp", "--loss", "bce", "--data", "mnist", "--steps", 1,
-                    "--data-root", empty, "--out", out)
+    result = invoke("bench", "--arch", "mlp,dcgan", "--loss", "bce", "--data", "mnist", "--seeds", "0,1,2",
+                    "--steps", 1, "--data-root", empty, "--out", out)
+    assert result.exit_code == 1, result.output  # any failed cell: scripts and CI can tell
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert len(cells) == 6 and all(c["status"] == "failed" and "MNIST is missing" in c["reason"] for c in cells)
+    assert "| mnist | mlp | bce | 0/3 |" in (out / "report.md").read_text()
+    assert "6 failed" in result.output
+    # The data was checked once, in the sweep's process: no cell started a run of its own.
+    assert not [path for path in out.iterdir() if path.is_dir()]
+
+
+def test_a_metric_that_cannot_apply_to_a_dataset_skips_its_cells(tmp_path):
+    out = tmp_path / "sweep"
+    result = invoke("bench", "--arch", "mlp", "--loss", "bce", "--data", "ring8", "--steps", 1, "--metrics",
+                    "classifier", "--out", out)
     assert result.exit_code == 0, result.output
     cell = json.loads((out / "results.json").read_text())["cells"][0]
-    assert cell["status"] == "failed" and "MNIST is missing" in cell["reason"]
-    assert "| mnist | mlp | bce | 0/1 |" in (out / "report.md").read_text()
+    assert cell["status"] == "skipped" and "classifier" in cell["reason"], cell
+
+
+@pytest.mark.parametrize("target", ["/proc/bench", "/dev/null/bench"])
+def test_an_unwritable_out_is_one_line(target):
+    result = invoke("bench", "--arch", "mlp", "--loss", "bce", "--data", "ring8", "--steps", 1, "--out", target)
+    assert_one_line_error(result, "--out", target)
 
 
 def _collect_cell(tmp_path, metrics: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -74,7 +75,42 @@ def test_augment_refuses_bad_input_in_one_line(cmlp_run, data_root, tmp_path):
     assert_one_line_error(invoke(*base), "--data")
     assert_one_line_error(invoke("augment", tmp_path / "nowhere", "--data", "mnist"), "no such run directory")
     assert_one_line_error(invoke("augment", tmp_path, "--data", "mnist"), "is it a ganzoo run directory?")
+    assert_one_line_error(invoke(*base, "--data", "mnist", "--steps", 0), "--steps must be positive, got 0")
+    assert "TrainingBudget" not in invoke(*base, "--data", "mnist", "--batch-size", 0).output
+    assert_one_line_error(invoke(*base, "--data", "mnist", "--lr", "nan"), "--lr must be positive")
     assert not (cmlp_run / "augment.json").exists()
+
+
+TINY = ("--data", "mnist", "--synthetic-per-class", 2, "--real-fraction", 0.002, "--seeds", "0", "--steps", 2,
+        "--batch-size", 16)
+
+
+def test_each_study_keeps_its_own_report(cmlp_run, data_root, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(cmlp_run, copy)
+    for _ in range(3):
+        result = invoke("augment", copy, *TINY, "--data-root", data_root)
+        assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in copy.glob("augment*.json")) == ["augment-2.json", "augment-3.json",
+                                                                        "augment.json"]
+
+
+def test_an_existing_out_is_refused_before_training_unless_forced(cmlp_run, data_root, tmp_path):
+    report = tmp_path / "study.json"
+    report.write_text('{"earlier": "study"}')
+    result = invoke("augment", cmlp_run, *TINY, "--data-root", data_root, "--out", report)
+    assert_one_line_error(result, f"--out {report} already holds a report", "--force")
+    assert "seed 0" not in result.output and report.read_text() == '{"earlier": "study"}'
+    result = invoke("augment", cmlp_run, *TINY, "--data-root", data_root, "--out", report, "--force")
+    assert result.exit_code == 0, result.output
+    assert "results" in json.loads(report.read_text())
+
+
+@pytest.mark.parametrize("target", ["/proc/aug.json", "/dev/null/aug.json"])
+def test_an_unwritable_out_is_refused_before_training(cmlp_run, data_root, target):
+    result = invoke("augment", cmlp_run, *TINY, "--data-root", data_root, "--out", target)
+    assert_one_line_error(result, "--out", target)
+    assert "seed 0" not in result.output
 
 
 def test_augment_needs_a_conditional_image_generator(tmp_path):
