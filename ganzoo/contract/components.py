@@ -35,15 +35,22 @@ class DataSpec:
             float tensors of exactly this shape with values in ``[-1, 1]``.
         num_classes: number of class labels (0 when the data has none).
         class_names: one human-readable name per class, index = label.
+        modes: the known centres of the data's modes, one point of ``shape``
+            each (a synthetic mixture such as ``ring8``); empty when unknown.
+            Scatter plots of samples draw them, so a reader can judge coverage.
     """
 
     shape: tuple[int, ...]
     num_classes: int = 0
     class_names: tuple[str, ...] = field(default=())
+    modes: tuple[tuple[float, ...], ...] = field(default=())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
         object.__setattr__(self, "class_names", tuple(self.class_names))
+        object.__setattr__(self, "modes", tuple(tuple(float(v) for v in mode) for mode in self.modes))
+        if any(len(self.shape) != 1 or len(mode) != self.shape[0] for mode in self.modes):
+            raise ValueError(f"DataSpec.modes must be points of vector data of shape {self.shape}")
         if not self.shape or any(s <= 0 for s in self.shape):
             raise ValueError(f"DataSpec.shape must be positive sizes, got {self.shape}")
         if self.class_names and len(self.class_names) != self.num_classes:
@@ -58,11 +65,14 @@ class DataSpec:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`from_json` inverts it."""
-        return {
+        data: dict[str, Any] = {
             "shape": list(self.shape),
             "num_classes": self.num_classes,
             "class_names": list(self.class_names),
         }
+        if self.modes:  # only where known, so image specs read exactly as before
+            data["modes"] = [list(mode) for mode in self.modes]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DataSpec:
@@ -71,6 +81,7 @@ class DataSpec:
             shape=tuple(data["shape"]),
             num_classes=int(data.get("num_classes", 0)),
             class_names=tuple(data.get("class_names", ())),
+            modes=tuple(tuple(mode) for mode in data.get("modes", ())),
         )
 
 

@@ -133,7 +133,7 @@ def save_grid(samples: torch.Tensor, spec: DataSpec, path: str | os.PathLike[str
         with atomic_path(path) as temp:
             save_image(to_unit(samples), str(temp), nrow=nrow, padding=2, pad_value=1.0)
     else:
-        _save_scatter(samples, path)
+        _save_scatter(samples, path, spec.modes)
 
 
 def class_name(spec: DataSpec, label: int) -> str:
@@ -166,7 +166,7 @@ def to_unit(samples: torch.Tensor) -> torch.Tensor:
     return samples.clamp(-1, 1).add(1).div(2)
 
 
-def _save_scatter(samples: torch.Tensor, path: str | os.PathLike[str]) -> None:
+def _save_scatter(samples: torch.Tensor, path: str | os.PathLike[str], modes: tuple = ()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,7 +175,12 @@ def _save_scatter(samples: torch.Tensor, path: str | os.PathLike[str]) -> None:
     points = samples.reshape(len(samples), -1)
     y = points[:, 1] if points.shape[1] > 1 else torch.zeros(len(points))
     figure, axes = plt.subplots(figsize=(5, 5), dpi=100)
-    axes.scatter(points[:, 0].numpy(), y.numpy(), s=4, alpha=0.5)
+    axes.scatter(points[:, 0].numpy(), y.numpy(), s=4, alpha=0.5, label="samples")
+    if modes:  # the true centres, so coverage can be judged by eye
+        centres = torch.tensor(modes)
+        axes.scatter(centres[:, 0].numpy(), centres[:, 1].numpy() if centres.shape[1] > 1 else [0.0] * len(centres),
+                     s=60, marker="x", color="red", linewidths=1.5, label="true modes")
+        axes.legend(loc="upper right", fontsize=7)
     axes.set_xlim(-1.05, 1.05)
     axes.set_ylim(-1.05, 1.05)
     axes.set_aspect("equal")

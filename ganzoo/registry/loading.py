@@ -9,7 +9,6 @@ first failing import.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -23,11 +22,9 @@ from ganzoo.contract.callbacks import Logger
 from ganzoo.contract.components import LOSS_DEFAULT_KEYS, Architecture, Dataset, Loss
 from ganzoo.errors import GanzooError, unknown_choice
 from ganzoo.contract.metrics import Metric
+from ganzoo.registry.entry_points import (BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP, PLUGINS_ENV, builtin_callbacks,
+                                          selected_entry_points)
 
-ENTRY_POINT_GROUP = "ganzoo"
-#: Comma-separated entry-point names: when set, only these plugins load.
-PLUGINS_ENV = "GANZOO_PLUGINS"
-BUILTIN_DISTRIBUTION = "ganzoo"
 
 _NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -160,7 +157,10 @@ def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, st
     environ = os.environ if environ is None else environ
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
-    entry_points, clashes = _selected_entry_points(environ.get(PLUGINS_ENV))
+    pinned = environ.get(PLUGINS_ENV)
+    entry_points, clashes = selected_entry_points(pinned)
+    if pinned is not None:
+        entry_points += builtin_callbacks({entry_point.name for entry_point in entry_points})
     plugins: list[PluginInfo] = []
     for entry_point in entry_points:
         info = PluginInfo(name=entry_point.name, module=entry_point.value)
@@ -175,7 +175,11 @@ def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, st
             info.errors.append(f'Error importing plugin "{entry_point.name}": {type(error).__name__}: {error}')
             continue
         _register(manager, module, info)
-    plugins.extend(clashes)
+    for entry_point, error in clashes:
+        clash = PluginInfo(name=entry_point.name, module=entry_point.value,
+                           distribution=entry_point.dist.name if entry_point.dist is not None else None)
+        clash.errors.append(error)
+        plugins.append(clash)
     for index, plugin in enumerate(extra_plugins):
         name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{index}"
         info = PluginInfo(name=name, module=name)
@@ -183,33 +187,6 @@ def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, st
         _register(manager, plugin, info)
     components = _collect_components(manager, plugins)
     return Registry(plugins, components, manager)
-
-
-def _selected_entry_points(pinned: str | None) -> tuple[list[importlib.metadata.EntryPoint], list[PluginInfo]]:
-    """The entry points to load, and a PluginInfo with an error for each name clash."""
-    unique: dict[str, importlib.metadata.EntryPoint] = {}
-    clashes: list[PluginInfo] = []
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        first = unique.setdefault(entry_point.name, entry_point)
-        if first is entry_point or (first.value == entry_point.value and _dist_name(first) == _dist_name(entry_point)):
-            continue  # an editable and a normal install of one package can both list it
-        clash = PluginInfo(name=entry_point.name, module=entry_point.value, distribution=_dist_name(entry_point))
-        clash.errors.append(
-            f"plugin name '{entry_point.name}' of {_dist_name(entry_point)} is already used by "
-            f"{_dist_name(first)} ({first.value}); not loaded"
-        )
-        clashes.append(clash)
-    if pinned is None:
-        return list(unique.values()), clashes
-    wanted = [name.strip() for name in pinned.split(",") if name.strip()]
-    for name in wanted:
-        if name not in unique:
-            raise unknown_choice(f"plugin in {PLUGINS_ENV}", name, unique)
-    return [unique[name] for name in wanted], [c for c in clashes if c.name in wanted]
-
-
-def _dist_name(entry_point: importlib.metadata.EntryPoint) -> str | None:
-    return entry_point.dist.name if entry_point.dist is not None else None
 
 
 def _register(manager: pluggy.PluginManager, plugin: object, info: PluginInfo) -> None:

@@ -8,7 +8,11 @@ from typing import Any, Protocol
 
 
 class Reporter(Protocol):
-    """Receives progress: the CLI shows a progress bar, library users may pass their own."""
+    """Receives progress: the CLI shows a progress bar, library users may pass their own.
+
+    A reporter may also have ``announce(run_dir)``, called with the run directory before training
+    starts; reporters without it work unchanged.
+    """
 
     def start(self, total_steps: int, start_step: int) -> None: ...
 

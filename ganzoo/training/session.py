@@ -70,6 +70,9 @@ class TrainingSession:
 
     def train(self) -> RunOutcome:
         """Train to the end (or a signal); errors leave the last good checkpoint and say how to continue."""
+        announce = getattr(self.reporter, "announce", None)
+        if announce is not None:
+            announce(self.run_dir.path)
         self.reporter.start(self.assembly.total_steps, self.step)
         try:
             try:

@@ -50,7 +50,7 @@ class GaussianMixture(ganzoo.Dataset):
         self.centers = centers.float()
         self.std = float(std)
         k = len(centers)
-        self.spec = DataSpec((2,), k, tuple(f"mode-{i}" for i in range(k)))
+        self.spec = DataSpec((2,), k, tuple(f"mode-{i}" for i in range(k)), modes=tuple(map(tuple, self.centers.tolist())))
 
     def load(
         self,

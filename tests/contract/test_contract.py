@@ -63,3 +63,11 @@ def test_dataspec_round_trips_and_rejects_nonsense():
         ganzoo.DataSpec((3, 0, 32))
     with pytest.raises(ValueError):
         ganzoo.DataSpec((2,), 3, ("a",))
+
+
+def test_data_spec_modes_round_trip_and_stay_out_of_image_specs():
+    spec = ganzoo.DataSpec((2,), 2, ("a", "b"), modes=((0.5, -0.5), (0, 1)))
+    assert ganzoo.DataSpec.from_json(spec.to_json()) == spec and spec.modes == ((0.5, -0.5), (0.0, 1.0))
+    assert "modes" not in ganzoo.DataSpec((1, 28, 28), 10).to_json()
+    with pytest.raises(ValueError, match="modes"):
+        ganzoo.DataSpec((3,), modes=((0.0, 1.0),))

@@ -79,3 +79,25 @@ def test_the_batch_size_does_not_change_the_samples():
     small = generate(network, 8, 50, device=torch.device("cpu"), seed=1, batch_size=7)
     large = generate(network, 8, 50, device=torch.device("cpu"), seed=1, batch_size=256)
     torch.testing.assert_close(small, large)
+
+
+def red_pixels(path) -> int:
+    pixels = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    return int(((pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60)).sum())
+
+
+def test_toy_scatter_plots_mark_the_true_mode_centres(tmp_path):
+    out = tmp_path / "run"
+    assert invoke("run", "--arch", "mlp", "--loss", "bce", "--data", "grid25", "--steps", 1, "--out", out).exit_code == 0
+    generator_file = out / "checkpoints" / "generator.safetensors"
+    assert invoke("sample", generator_file, "-n", 100, "-o", tmp_path / "points.png").exit_code == 0  # the file alone
+    assert red_pixels(tmp_path / "points.png") > 25 * 10  # 25 red crosses
+    assert red_pixels(out / "samples" / "step_0000001.png") > 25 * 10  # the run's own grids too
+
+
+def test_a_scatter_without_known_modes_has_no_marks(tmp_path):
+    from ganzoo import DataSpec
+    from ganzoo.evaluation.sampling import save_grid
+
+    save_grid(torch.zeros(10, 2), DataSpec((2,)), tmp_path / "plain.png")
+    assert red_pixels(tmp_path / "plain.png") == 0

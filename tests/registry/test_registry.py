@@ -134,7 +134,17 @@ def test_a_plugin_that_fails_to_import_is_listed_and_others_work(tmp_path):
     assert ran.returncode == 0, ran.stderr
 
     pinned = run_cli("list-plugins", "--json", env={**env, "GANZOO_PLUGINS": "mlp,divergence-losses"})
-    assert [p["name"] for p in json.loads(pinned.stdout)] == ["mlp", "divergence-losses"]
+    # ganzoo's own run-following callbacks (no components) load whatever the pin says.
+    assert [p["name"] for p in json.loads(pinned.stdout)] == ["mlp", "divergence-losses", "loss-plot", "run-summary"]
+
+
+def test_a_pinned_run_still_writes_its_summary_and_loss_plot(tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("run", "--arch", "mlp", "--loss", "bce", "--data", "ring8", "--steps", 2, "--log-every", 1,
+                     "--out", out, env={"GANZOO_PLUGINS": "mlp,divergence-losses,toy-mixtures"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "summary.json").read_text())["stopped"] == "finished"
+    assert (out / "losses.png").is_file()
 
 
 def test_pinning_an_unknown_plugin_is_an_error():

@@ -1,0 +1,59 @@
+"""The progress display: run directory first, an ETA from the first log on, penalties, unbroken eval lines."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from ganzoo.cli.progress import RichReporter
+from tests.helpers import invoke
+
+LOSSES = {"d_loss": 1.25, "g_loss": 0.75, "penalty": 0.0, "img_per_s": 1000.0}
+
+
+def plain_reporter() -> tuple[RichReporter, io.StringIO]:
+    stream = io.StringIO()
+    return RichReporter(Console(file=stream, force_terminal=False, width=40)), stream
+
+
+def test_the_eta_is_known_at_the_first_log_and_after_an_evaluation(monkeypatch):
+    clock = iter([100.0, 110.0, 150.0, 160.0])
+    monkeypatch.setattr("ganzoo.cli.progress.time.monotonic", lambda: next(clock))
+    reporter, stream = plain_reporter()
+    reporter.start(100, 0)  # t = 100
+    reporter.log({"step": 10, **LOSSES})  # t = 110: 1 s a step, 90 to go
+    reporter.log({"step": 10, "eval": {"modes": {"modes": 8.0}}, "best": True})
+    reporter.log({"step": 20, **LOSSES})  # t = 150, after a long evaluation: 2.5 s a step, 80 to go
+    lines = stream.getvalue().splitlines()
+    assert lines[1].endswith("ETA 0:01:30"), lines
+    assert lines[3].endswith("ETA 0:03:20"), lines
+    assert "-:--:--" not in stream.getvalue()
+
+
+def test_evaluation_lines_are_not_wrapped_in_plain_logs():
+    reporter, stream = plain_reporter()
+    reporter.start(10, 0)
+    values = {f"value_{index}": float(index) for index in range(8)}
+    reporter.log({"step": 5, "eval": {"classifier": values}, "best": False})
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and all(f"value_{index} {index}" in lines[1] for index in range(8)), lines
+
+
+def test_a_penalty_is_shown_only_for_losses_that_have_one():
+    reporter, stream = plain_reporter()
+    reporter.start(10, 0)
+    reporter.log({"step": 1, **LOSSES})
+    reporter.log({"step": 2, **LOSSES, "penalty": 0.125})
+    first, second = stream.getvalue().splitlines()[1:]
+    assert "penalty" not in first and "penalty 0.1250" in second
+
+
+def test_a_run_names_its_directory_before_training(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("run", "--arch", "mlp", "--loss", "wgan-gp", "--data", "ring8", "--steps", 2, "--log-every", 1,
+                    "--out", out)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"run directory: {out}"
+    assert "penalty" in lines[2]  # wgan-gp's gradient penalty
