@@ -5,7 +5,8 @@ trained on the dataset's train split, so nothing is downloaded. It is cached,
 with its held-out accuracy, at::
 
     CACHE/classifier/<dataset>-<key>/evaluator.safetensors
-    CACHE/classifier/<dataset>-<key>/reference-<split>.safetensors   (feature mean/cov, label counts)
+    CACHE/classifier/<dataset>-<key>/reference-<split>.safetensors   (feature mean/cov, label counts,
+                                                                       per-label mean/cov)
 
 where ``CACHE`` is ``context.cache_dir`` and ``<key>`` hashes the dataset
 name, data root, data options, spec and the evaluator recipe, so changing
@@ -24,6 +25,17 @@ Values, for ``K`` classes and ``N`` generated samples:
 - ``mean_confidence``: mean of the largest softmax probability.
 - ``class_accuracy`` (conditional generators only): the fraction of samples
   the evaluator assigns to the class they were generated for.
+- ``intra_class_fid`` (conditional generators only): the mean over classes
+  ``k`` of the Fréchet distance between the features of the samples
+  generated for ``k`` and of the reference samples labelled ``k`` (the
+  intra-FID of Miyato & Koyama 2018, in the evaluator's features).
+- ``within_class_spread`` (conditional generators only): the mean over
+  classes of ``tr(cov of generated k) / tr(cov of reference k)``: 1 when each
+  class is as diverse as the data, near 0 when a class is one image repeated,
+  which mode coverage, class KL and class accuracy cannot see.
+
+Classes with fewer than 2 generated (or reference) samples are skipped in
+the last two (see :func:`~ganzoo_plugins.metrics.classifier_stats.within_class_values`).
 """
 
 from __future__ import annotations
@@ -43,55 +55,23 @@ import ganzoo
 from ganzoo import EvalContext, GanzooError, Metric, MetricResult, SampleSource
 from ganzoo import atomic_path, classifier_accuracy, labelled_batches
 from ganzoo_plugins.metrics.classifier_net import EvaluatorNet, EvaluatorRecipe, build_trained_evaluator
+from ganzoo_plugins.metrics.classifier_stats import ClassMoments, Moments, ReferenceStats
+from ganzoo_plugins.metrics.classifier_stats import frechet_distance, within_class_values
+
+__all__ = ["COVERAGE_SHARE", "Classifier", "frechet_distance", "register_metrics"]
 
 #: A class counts as covered when it receives at least this fraction of the uniform share ``1/K``.
 COVERAGE_SHARE = 0.1
+
+# Bump when the reference file's contents change, so that older files are recomputed (2: per-label mean/cov).
+_REFERENCE_VERSION = "2"
 
 _log = logging.getLogger(__name__)
 _CACHE_ERRORS = (OSError, KeyError, RuntimeError, ValueError, safetensors.SafetensorError)
 
 
-def frechet_distance(mean1: torch.Tensor, cov1: torch.Tensor, mean2: torch.Tensor, cov2: torch.Tensor) -> float:
-    """``||m1 - m2||^2 + tr(C1) + tr(C2) - 2 tr((C1^1/2 C2 C1^1/2)^1/2)`` in float64.
-
-    ``tr((C1 C2)^1/2)`` equals the trace term, and the symmetric form lets both
-    square roots come from ``eigh`` (negative round-off eigenvalues clamped
-    to zero) instead of a general matrix square root.
-    """
-    mean1, cov1, mean2, cov2 = (t.double() for t in (mean1, cov1, mean2, cov2))
-    root1 = _psd_sqrt(cov1)
-    middle = root1 @ cov2 @ root1
-    trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
-    return float((mean1 - mean2).square().sum() + cov1.trace() + cov2.trace() - 2 * trace_root)
-
-
-def _psd_sqrt(matrix: torch.Tensor) -> torch.Tensor:
-    values, vectors = torch.linalg.eigh((matrix + matrix.T) / 2)
-    return (vectors * values.clamp(min=0).sqrt()) @ vectors.T
-
-
-class _Moments:
-    """Running count, sum and sum of outer products of feature rows, in float64."""
-
-    def __init__(self, dim: int) -> None:
-        self.count = 0
-        self.sum = torch.zeros(dim, dtype=torch.float64)
-        self.outer = torch.zeros(dim, dim, dtype=torch.float64)
-
-    def add(self, features: torch.Tensor) -> None:
-        features = features.double().cpu()
-        self.count += len(features)
-        self.sum += features.sum(0)
-        self.outer += features.T @ features
-
-    def mean_cov(self) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = self.sum / self.count
-        cov = (self.outer - self.count * torch.outer(mean, mean)) / (self.count - 1)
-        return mean, cov
-
-
 class Classifier(Metric):
-    """Classifier FID, mode coverage, class KL and confidence under a CNN trained on the data.
+    """Classifier FID, mode coverage, class KL, confidence and within-class diversity under a CNN trained on the data.
 
     Args:
         recipe: how the evaluator is built and trained (the default is the
@@ -132,10 +112,11 @@ class Classifier(Metric):
             raise GanzooError("metric 'classifier' needs at least 2 samples (--num-samples)")
         directory = self.cache_directory(context)
         net, meta = self._evaluator(context, directory)
-        ref_mean, ref_cov, label_counts, ref_size = self._reference_stats(net, context, directory)
+        reference = self._reference_stats(net, context, directory)
 
         num_classes = context.spec.num_classes
-        moments = _Moments(self.recipe.feature_dim)
+        moments = Moments(self.recipe.feature_dim)
+        class_moments = ClassMoments(num_classes, self.recipe.feature_dim) if samples.conditional else None
         predicted = torch.zeros(num_classes, dtype=torch.float64)
         confidence = 0.0
         as_requested = 0
@@ -149,21 +130,21 @@ class Classifier(Metric):
                 confidence += float(top.double().sum())
                 if requested is not None:
                     as_requested += int((classes == requested).sum())
+                    class_moments.add(features, requested)
         mean, cov = moments.mean_cov()
 
         share = predicted / moments.count
+        label_counts = reference.label_counts
         reference_share = (label_counts.double() + 1) / (label_counts.sum() + num_classes)
         nonzero = share > 0
         class_kl = float((share[nonzero] * (share[nonzero] / reference_share[nonzero]).log()).sum())
         threshold = self.coverage_share / num_classes
         values = {
-            "classifier_fid": frechet_distance(mean, cov, ref_mean, ref_cov),
+            "classifier_fid": frechet_distance(mean, cov, reference.mean, reference.cov),
             "modes_covered": float((share >= threshold).sum()),
             "class_kl": class_kl,
             "mean_confidence": confidence / moments.count,
         }
-        if samples.conditional:
-            values["class_accuracy"] = as_requested / moments.count
         protocol = {
             "evaluator": "small CNN trained on the dataset's train split (ganzoo_plugins.metrics.classifier_net)",
             "evaluator_recipe": self.recipe.to_json(),
@@ -174,11 +155,16 @@ class Classifier(Metric):
             "feature_dim": self.recipe.feature_dim,
             "num_samples": moments.count,
             "reference_split": context.ref_split,
-            "reference_size": ref_size,
+            "reference_size": reference.count,
             "coverage_threshold": threshold,
             "kl": "KL(predicted class histogram || reference label histogram, add-one smoothed)",
             "seed": context.seed,
         }
+        if samples.conditional:
+            values["class_accuracy"] = as_requested / moments.count
+            within_values, within_protocol = within_class_values(class_moments, reference)
+            values.update(within_values)
+            protocol.update(within_protocol)
         return MetricResult(values, protocol)
 
     def cache_directory(self, context: EvalContext) -> Path:
@@ -224,27 +210,29 @@ class Classifier(Metric):
         _write(path, {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, meta)
         return net, meta
 
-    def _reference_stats(
-        self, net: EvaluatorNet, context: EvalContext, directory: Path
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-        """Feature mean and covariance, label counts and size of the reference split (cached per split)."""
+    def _reference_stats(self, net: EvaluatorNet, context: EvalContext, directory: Path) -> ReferenceStats:
+        """Feature statistics of the reference split, overall and per label (cached per split)."""
         path = directory / f"reference-{context.ref_split}.safetensors"
         cached = _read(path)
-        if cached is not None and {"mean", "cov", "label_counts"} <= cached[0].keys():
+        if cached is not None and cached[1].get("version") == _REFERENCE_VERSION:
             tensors, meta = cached
-            return tensors["mean"], tensors["cov"], tensors["label_counts"], int(meta["count"])
-        moments = _Moments(self.recipe.feature_dim)
-        label_counts = torch.zeros(context.spec.num_classes, dtype=torch.long)
+            if set(ReferenceStats.TENSORS) <= tensors.keys():
+                stats = {name: tensors[name] for name in ReferenceStats.TENSORS}
+                return ReferenceStats(count=int(meta["count"]), **stats)
+        num_classes, dim = context.spec.num_classes, self.recipe.feature_dim
+        moments, class_moments = Moments(dim), ClassMoments(num_classes, dim)
         with torch.inference_mode():
             for batch, labels in labelled_batches(context.reference, context.batch_size):
-                moments.add(net.features(batch.to(context.device)))
-                label_counts += torch.bincount(labels, minlength=context.spec.num_classes)
+                features = net.features(batch.to(context.device))
+                moments.add(features)
+                class_moments.add(features, labels)
         if moments.count < 2:
             raise GanzooError(f"the {context.ref_split} split of '{context.dataset.name}' has fewer than 2 samples")
         mean, cov = moments.mean_cov()
-        tensors = {"mean": mean, "cov": cov, "label_counts": label_counts}
-        _write(path, tensors, {"count": str(moments.count)})
-        return mean, cov, label_counts, moments.count
+        class_means, class_covs = class_moments.means_covs()
+        reference = ReferenceStats(mean, cov, class_moments.counts, moments.count, class_means, class_covs)
+        _write(path, reference.tensors(), {"count": str(moments.count), "version": _REFERENCE_VERSION})
+        return reference
 
 
 def _batches_with_classes(

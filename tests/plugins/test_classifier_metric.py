@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
+from collections.abc import Iterator
 
 import pytest
 import torch
 
-from ganzoo import DataSpec, Dataset, EvalContext, GanzooError
+import safetensors
+import safetensors.torch
+
+from ganzoo import DataSpec, Dataset, EvalContext, GanzooError, SampleSource
 from ganzoo.registry import load_registry
 from ganzoo.evaluation.sources import TensorSamples
 from ganzoo_plugins.metrics import classifier
 from ganzoo_plugins.metrics.classifier import Classifier, frechet_distance
 from ganzoo_plugins.metrics.classifier_net import EvaluatorRecipe
+from ganzoo_plugins.metrics.classifier_stats import ClassMoments, ReferenceStats, within_class_values
 
 MNIST_SPEC = DataSpec((1, 28, 28), 10, tuple(str(digit) for digit in range(10)))
 
@@ -170,3 +176,117 @@ def test_reference_statistics_are_cached_per_split(trained, mnist_context, mnist
     result = _evaluate(mnist_test.samples[:1000].float() / 127.5 - 1, context)
     assert (result.protocol["reference_split"], result.protocol["reference_size"]) == ("test", 10_000)
     assert (Classifier().cache_directory(context) / "reference-test.safetensors").is_file()
+
+
+# --- within-class diversity (conditional sources) --------------------------------
+
+
+class Conditional(SampleSource):
+    """Fixed images presented as a conditional generator's samples, ``labels`` the requested classes."""
+
+    conditional = True
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.spec, self.images, self.labels = MNIST_SPEC, images, labels
+
+    def labeled_batches(self, count: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(0, count, batch_size):
+            yield self.images[start : start + batch_size], self.labels[start : start + batch_size]
+
+
+@pytest.fixture(scope="module")
+def digits_by_class(mnist_test) -> tuple[torch.Tensor, torch.Tensor]:
+    """500 real test images per digit, ordered as a balanced conditional source: sample ``i`` of class ``i % 10``."""
+    images, labels = mnist_test.batch(torch.arange(len(mnist_test)))
+    order = torch.stack([torch.nonzero(labels == k).flatten()[:500] for k in range(10)], 1).flatten()
+    assert (labels[order] == torch.arange(5000) % 10).all()
+    return images[order], labels[order]
+
+
+def _evaluate_conditional(images: torch.Tensor, labels: torch.Tensor, context: EvalContext):
+    context = dataclasses.replace(context, num_samples=len(images))
+    return Classifier().compute(Conditional(images, labels), context)
+
+
+def test_within_class_collapse_is_caught_where_the_other_values_miss_it(trained, mnist_context, digits_by_class):
+    images, labels = digits_by_class
+    real = _evaluate_conditional(images, labels, mnist_context)
+    # Each class is the first test image of that digit repeated, with a little pixel noise.
+    one_each = images[:10][labels]
+    noise = 0.01 * torch.randn(one_each.shape, generator=torch.Generator().manual_seed(0))
+    collapsed = _evaluate_conditional((one_each + noise).clamp(-1, 1), labels, mnist_context)
+    print(f"\n500 real digits per class: {real.values}\none digit per class: {collapsed.values}")
+    # Real digits are as diverse within each class as the reference (measured 0.97, intra-FID 16.9 at 500 per class).
+    assert 0.7 < real.values["within_class_spread"] < 1.3
+    assert 0 <= real.values["intra_class_fid"] < 40
+    assert (real.protocol["intra_class_classes"], real.protocol["intra_class_min_samples"]) == (10, 500)
+    assert len(real.protocol["intra_class_fid_per_class"]) == 10
+    # The collapsed source looks fine to the old values ...
+    assert collapsed.values["modes_covered"] == 10
+    assert collapsed.values["class_accuracy"] > 0.9
+    assert collapsed.values["class_kl"] < 0.05
+    # ... and not to the new ones (measured 0.0001 and 484).
+    assert collapsed.values["within_class_spread"] < 0.05
+    assert collapsed.values["intra_class_fid"] > 10 * real.values["intra_class_fid"]
+
+
+def test_an_unconditional_source_has_no_within_class_values(trained, mnist_context, digits_by_class):
+    images, labels = digits_by_class
+    conditional = _evaluate_conditional(images, labels, mnist_context).values
+    unconditional = _evaluate(images, mnist_context).values
+    assert not {"class_accuracy", "intra_class_fid", "within_class_spread"} & unconditional.keys()
+    # The other values do not depend on whether the source is conditional.
+    assert {k: conditional[k] for k in unconditional} == unconditional
+
+
+def _class_moments(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> ClassMoments:
+    moments = ClassMoments(num_classes, features.shape[1])
+    for start in range(0, len(features), 7):  # several batches, as during an evaluation
+        moments.add(features[start : start + 7], labels[start : start + 7])
+    return moments
+
+
+def test_within_class_values_are_the_per_class_frechet_distance_and_trace_ratio() -> None:
+    rng = torch.Generator().manual_seed(2)
+    gen = torch.randn(41, 4, generator=rng, dtype=torch.float64) * 0.5 + 1
+    gen_labels = torch.tensor([0] * 20 + [1] * 20 + [2])  # class 2 has one sample: skipped
+    ref = torch.randn(90, 4, generator=rng, dtype=torch.float64) @ torch.randn(4, 4, generator=rng, dtype=torch.float64)
+    ref_labels = torch.arange(90) % 3
+    ref_moments = _class_moments(ref, ref_labels, 3)
+    means, covs = ref_moments.means_covs()
+    reference = ReferenceStats(ref.mean(0), ref.T.cov(), ref_moments.counts, 90, means, covs)
+    values, protocol = within_class_values(_class_moments(gen, gen_labels, 3), reference)
+    fids, spreads = [], []
+    for k in (0, 1):
+        g, r = gen[gen_labels == k], ref[ref_labels == k]
+        fids.append(frechet_distance(g.mean(0), g.T.cov(), r.mean(0), r.T.cov()))
+        spreads.append(float(g.T.cov().trace() / r.T.cov().trace()))
+    assert values["intra_class_fid"] == pytest.approx(sum(fids) / 2, rel=1e-9)
+    assert values["within_class_spread"] == pytest.approx(sum(spreads) / 2, rel=1e-9)
+    assert protocol["intra_class_fid_per_class"] == [pytest.approx(fids[0]), pytest.approx(fids[1]), None]
+    assert (protocol["intra_class_classes"], protocol["intra_class_min_samples"]) == (2, 20)
+    # One sample per class is no covariance at all.
+    with pytest.raises(GanzooError, match="at least 2 samples generated for one class.*most any class got is 1"):
+        within_class_values(_class_moments(gen[:3], torch.arange(3), 3), reference)
+
+
+def test_an_old_reference_file_without_per_class_statistics_is_recomputed(
+    trained, mnist_context, digits_by_class, tmp_path
+):
+    context = dataclasses.replace(mnist_context, cache_dir=tmp_path, ref_split="test")
+    directory = Classifier().cache_directory(context)
+    directory.mkdir(parents=True)
+    shutil.copy(Classifier().cache_directory(mnist_context) / "evaluator.safetensors", directory)
+    old = {"mean": torch.zeros(128, dtype=torch.float64), "cov": torch.eye(128, dtype=torch.float64),
+           "label_counts": torch.ones(10, dtype=torch.long)}  # fmt: skip
+    safetensors.torch.save_file(old, str(directory / "reference-test.safetensors"), metadata={"count": "10"})
+    metric = Classifier()
+    images, labels = digits_by_class
+    result = metric.compute(Conditional(images[:1000], labels[:1000]), dataclasses.replace(context, num_samples=1000))
+    assert metric.trainings == 0 and result.protocol["reference_size"] == 10_000
+    with safetensors.safe_open(str(directory / "reference-test.safetensors"), framework="pt") as handle:
+        assert handle.metadata()["version"] == "2"
+        counts, means, mean = (handle.get_tensor(k) for k in ("label_counts", "class_means", "mean"))
+    assert int(counts.sum()) == 10_000
+    # The per-class means weight back to the overall mean.
+    assert torch.allclose((counts.double()[:, None] * means).sum(0) / 10_000, mean, atol=1e-9)
