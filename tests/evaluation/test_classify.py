@@ -128,7 +128,7 @@ def test_summary_gives_mean_sample_std_and_the_paired_difference():
     ({"classifier": "resnet"}, "unknown classifier 'resnet'"),
     ({"seeds": ()}, "at least one seed"),
     ({"seeds": (1, 1)}, "lists a seed twice"),
-    ({"steps": 0}, "at least 1 step"),
+    ({"steps": 0}, "--steps must be positive, got 0"),
     ({"threads": 0}, "--threads must be positive"),
 ])  # fmt: skip
 def test_augment_settings_refuse_bad_values(options, message):

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
 import torch
 from PIL import Image
 from safetensors.torch import load_file
 
 from tests.helpers import invoke
-
-
-@pytest.fixture(scope="module")
-def mnist_run(tmp_path_factory, data_root):
-    out = tmp_path_factory.mktemp("sample") / "run"
-    result = invoke("run", "--arch", "dcgan", "--loss", "bce", "--data", "mnist", "--data-root", data_root,
-                    "--steps", 2, "--batch-size", 16, "--arch-option", "base_width=8", "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def test_grid_from_a_run_directory(mnist_run, tmp_path):

@@ -16,15 +16,6 @@ from tests.helpers import assert_one_line_error, invoke
 Usage = namedtuple("Usage", "total used free")
 
 
-@pytest.fixture(scope="module")
-def mnist_run(tmp_path_factory, data_root):
-    out = tmp_path_factory.mktemp("sample-output") / "run"
-    result = invoke("run", "--arch", "dcgan", "--loss", "bce", "--data", "mnist", "--data-root", data_root,
-                    "--steps", 2, "--batch-size", 16, "--arch-option", "base_width=8", "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
-
-
 @pytest.mark.parametrize("target", ["/proc/x.png", "/proc/fid/", "/dev/null/x.png", "/proc/x.safetensors"])
 def test_an_unwritable_output_is_one_line_before_any_sample(mnist_run, target):
     result = invoke("sample", mnist_run, "-n", 4, "-o", target)

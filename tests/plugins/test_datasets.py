@@ -1,14 +1,20 @@
 """Tests for the dataset plugins: MNIST/CIFAR-10 on the real data, image folders, the 2-D toys.
 
-The real data is read from ``../shared/data`` (see ``shared/README.md``);
-those tests skip when it is absent. Nothing here needs the network.
+The real data comes from the ``data_root`` fixture (``$GANZOO_TEST_DATA``, else
+``../shared/data``; see ``shared/README.md``); those tests skip when it is absent.
+Nothing here needs the network.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -17,17 +23,24 @@ from PIL import Image
 
 from ganzoo import DataSpec, Dataset, GanzooError, InMemoryDataset
 from ganzoo_plugins.datasets import folder, toy_mixtures, torchvision_sets
+from tests.conftest import REPO
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-MNIST_RAW = SHARED_DATA / "MNIST" / "raw"
-CIFAR_FOLDER = SHARED_DATA / "cifar10"
 
-needs_mnist = pytest.mark.skipif(
-    not (MNIST_RAW / "t10k-images-idx3-ubyte").is_file(), reason=f"real MNIST not found in {MNIST_RAW}"
-)
-needs_cifar = pytest.mark.skipif(
-    not (CIFAR_FOLDER / "test").is_dir(), reason=f"real CIFAR-10 image folders not found in {CIFAR_FOLDER}"
-)
+@pytest.fixture
+def mnist_root(data_root: Path) -> Path:
+    """The real data root, once it holds MNIST's idx files (``data_root`` checks only for ``MNIST/raw``)."""
+    raw = data_root / "MNIST" / "raw"
+    if not (raw / "t10k-images-idx3-ubyte").is_file():
+        pytest.skip(f"real MNIST not found in {raw}")
+    return data_root
+
+
+@pytest.fixture
+def cifar_root(data_root: Path) -> Path:
+    """The real data root, once it holds the CIFAR-10 image folders."""
+    if not (data_root / "cifar10" / "test").is_dir():
+        pytest.skip(f"real CIFAR-10 image folders not found in {data_root / 'cifar10'}")
+    return data_root
 
 
 def registered(module) -> dict[str, Dataset]:
@@ -69,25 +82,83 @@ def test_each_module_registers_its_datasets():
             assert dataset.description and "\n" not in dataset.description
 
 
+# --- where the real data comes from ---------------------------------------------------
+
+# A pytest plugin for a child run: it notes every file opened under $OPENS_UNDER
+# (Python's "open" audit event), to show which copy of the data the tests read.
+RECORD_OPENS = """
+import json, os, sys
+
+PREFIXES = tuple(os.environ["OPENS_UNDER"].split(os.pathsep))
+OPENED = []
+
+
+def _note(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        path = os.fsdecode(os.fspath(args[0]))
+        if path.startswith(PREFIXES):
+            OPENED.append(path)
+
+
+sys.addaudithook(_note)
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["OPENED_LOG"], "w") as log:
+        json.dump(OPENED, log)
+"""
+
+
+def test_real_data_tests_read_ganzoo_test_data(cifar_root, tmp_path):
+    """Two real-data tests, run against another copy named by GANZOO_TEST_DATA, look only there."""
+    other = tmp_path / "other-copy"
+    (other / "MNIST" / "raw").mkdir(parents=True)  # without idx files: the MNIST test must skip
+    (other / "cifar10").mkdir()
+    (other / "cifar10" / "test").symlink_to((cifar_root / "cifar10" / "test").resolve(), target_is_directory=True)
+    (tmp_path / "record_opens.py").write_text(RECORD_OPENS)
+    report, opened_log = tmp_path / "report.xml", tmp_path / "opened.json"
+    env = {
+        **os.environ,
+        "GANZOO_TEST_DATA": str(other),
+        "OPENS_UNDER": os.pathsep.join([str(other), str(cifar_root), str(cifar_root.resolve())]),
+        "OPENED_LOG": str(opened_log),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    }
+    mnist_test, folder_test = "test_mnist_reads_the_real_files_exactly", "test_folder_reads_the_real_cifar_test_images"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "record_opens",
+         f"--junitxml={report}", __file__, "-k", f"{mnist_test} or {folder_test}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    cases = {case.get("name"): case for case in ElementTree.parse(report).iter("testcase")}
+    assert set(cases) == {mnist_test, folder_test}
+    skipped = cases[mnist_test].find("skipped")
+    assert skipped is not None and str(other / "MNIST" / "raw") in skipped.get("message"), result.stdout
+    assert not [child.tag for child in cases[folder_test]], result.stdout  # passed
+    opened = json.loads(opened_log.read_text())
+    assert opened and all(path.startswith(str(other)) for path in opened), opened
+
+
 # --- MNIST --------------------------------------------------------------------
 
 
-@needs_mnist
-def test_mnist_reads_the_real_files_exactly():
+def test_mnist_reads_the_real_files_exactly(mnist_root):
+    mnist_raw = mnist_root / "MNIST" / "raw"
     mnist = registered(torchvision_sets)["mnist"]
-    test = mnist.load(str(SHARED_DATA), train=False, download=False)
+    test = mnist.load(str(mnist_root), train=False, download=False)
     assert isinstance(test, InMemoryDataset) and len(test) == 10000
     images, labels = test.batch(torch.arange(len(test)))
     assert images.shape == (10000, 1, 28, 28) and images.dtype == torch.float32
     # The same pixels and labels as the idx files, decoded here without torchvision.
-    raw = read_idx(MNIST_RAW / "t10k-images-idx3-ubyte", 16).reshape(10000, 1, 28, 28)
+    raw = read_idx(mnist_raw / "t10k-images-idx3-ubyte", 16).reshape(10000, 1, 28, 28)
     expected = torch.from_numpy(raw.astype(np.float32)) / 127.5 - 1
     assert torch.allclose(images, expected, atol=1e-6)
-    assert labels.tolist() == read_idx(MNIST_RAW / "t10k-labels-idx1-ubyte", 8).tolist()
+    assert labels.tolist() == read_idx(mnist_raw / "t10k-labels-idx1-ubyte", 8).tolist()
     sample, label = test[0]
     assert label == 7 and sample.shape == (1, 28, 28)
 
-    train = mnist.load(str(SHARED_DATA), train=True, download=False)
+    train = mnist.load(str(mnist_root), train=True, download=False)
     assert len(train) == 60000 and train[0][1] == 5
     images, labels = train.batch(torch.arange(len(train)))
     assert images.min() == -1.0 and images.max() == 1.0
@@ -145,10 +216,9 @@ def test_cifar10_missing_names_both_sources(tmp_path):
 # --- CIFAR-10 from an image folder ---------------------------------------------------
 
 
-@needs_cifar
-def test_cifar10_real_folder_test_split(private_cache, monkeypatch):
+def test_cifar10_real_folder_test_split(cifar_root, private_cache, monkeypatch):
     cifar = registered(torchvision_sets)["cifar10"]
-    dataset = cifar.load(str(SHARED_DATA), train=False, download=False)
+    dataset = cifar.load(str(cifar_root), train=False, download=False)
     assert isinstance(dataset, InMemoryDataset) and len(dataset) == 10000
     assert dataset.samples.shape == (10000, 3, 32, 32) and dataset.samples.dtype == torch.uint8
     assert torch.bincount(dataset.labels).tolist() == [1000] * 10
@@ -160,7 +230,7 @@ def test_cifar10_real_folder_test_split(private_cache, monkeypatch):
     # Labels follow CIFAR-10's class order: item 3000 is the first cat.
     sample, label = dataset[3000]
     assert label == 3 and cifar.spec.class_names[label] == "cat"
-    first_cat = min((CIFAR_FOLDER / "test" / "cat").iterdir())
+    first_cat = min((cifar_root / "cifar10" / "test" / "cat").iterdir())
     with Image.open(first_cat) as image:
         expected = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1).float() / 127.5 - 1
     assert (sample - expected).abs().max() <= 2 / 127.5
@@ -173,7 +243,7 @@ def test_cifar10_real_folder_test_split(private_cache, monkeypatch):
 
     monkeypatch.setattr(torchvision_sets, "_decode_images", no_decoding)
     started = time.perf_counter()
-    again = cifar.load(str(SHARED_DATA), train=False, download=False)
+    again = cifar.load(str(cifar_root), train=False, download=False)
     assert time.perf_counter() - started < 2
     assert torch.equal(again.samples, dataset.samples) and torch.equal(again.labels, dataset.labels)
 
@@ -270,12 +340,12 @@ def test_folder_uses_train_and_test_subfolders(tmp_path):
         dataset_type.load(str(tmp_path), train=False, download=False, size=4, channels=3)
 
 
-@needs_cifar
-def test_folder_reads_the_real_cifar_test_images():
+def test_folder_reads_the_real_cifar_test_images(cifar_root):
+    test_folder = cifar_root / "cifar10" / "test"
     dataset_type = registered(folder)["folder"]
-    spec = dataset_type.spec_for(str(CIFAR_FOLDER / "test"), size=32, channels=3)
+    spec = dataset_type.spec_for(str(test_folder), size=32, channels=3)
     assert spec == DataSpec((3, 32, 32), 10, torchvision_sets.CIFAR10_CLASSES)
-    data = dataset_type.load(str(CIFAR_FOLDER / "test"), train=True, download=False, size=32, channels=3)
+    data = dataset_type.load(str(test_folder), train=True, download=False, size=32, channels=3)
     assert len(data) == 10000 and data[9999][1] == 9 and data[9999][0].shape == (3, 32, 32)
 
 
@@ -304,14 +374,12 @@ def test_folder_errors_are_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10", "folder", "ring8", "grid25"])
-def test_spec_matches_loaded_items(name, tmp_path):
+def test_spec_matches_loaded_items(name, tmp_path, request):
     datasets = {**registered(torchvision_sets), **registered(folder), **registered(toy_mixtures)}
     dataset_type = datasets[name]
     options = dict(dataset_type.options)
     if name in ("mnist", "cifar10"):
-        if not (MNIST_RAW.is_dir() and (CIFAR_FOLDER / "test").is_dir()):
-            pytest.skip(f"real data not found in {SHARED_DATA}")
-        root = str(SHARED_DATA)
+        root = str(request.getfixturevalue({"mnist": "mnist_root", "cifar10": "cifar_root"}[name]))
     elif name == "folder":
         make_folder(tmp_path)
         root = str(tmp_path)
@@ -337,7 +405,7 @@ def test_spec_matches_loaded_items(name, tmp_path):
 def test_toy_geometry_is_the_papers_scaled_into_the_unit_box():
     toys = registered(toy_mixtures)
     ring, grid = toys["ring8"], toys["grid25"]
-    assert ring.spec == DataSpec((2,), 8, tuple(f"mode-{i}" for i in range(8)))
+    assert ring.spec == DataSpec((2,), 8, tuple(f"mode-{i}" for i in range(8)), modes=tuple(map(tuple, ring.centers.tolist())))
     assert grid.spec.num_classes == 25 and grid.spec.class_names[24] == "mode-24"
     assert ring.centers.shape == (8, 2) and torch.allclose(ring.centers.norm(dim=1), torch.full((8,), 0.8))
     assert torch.allclose(ring.centers[2], torch.tensor([0.0, 0.8]), atol=1e-6)

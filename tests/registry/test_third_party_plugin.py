@@ -183,10 +183,10 @@ def test_pinned_plugins_leave_the_third_party_loss_out(env, tmp_path):
     assert not out.exists()
 
 
-def test_pinning_the_example_alone_loads_only_it(env):
+def test_pinning_the_example_loads_it_and_only_the_builtin_run_callbacks(env):
     result = run_cli("list-plugins", "--json", env={**env, "GANZOO_PLUGINS": "example"})
     assert result.returncode == 0, result.stderr
-    assert [plugin["name"] for plugin in json.loads(result.stdout)] == ["example"]
+    assert [plugin["name"] for plugin in json.loads(result.stdout)] == ["example", "loss-plot", "run-summary"]
 
 
 # In process: the components against their definitions ----------------------------------
