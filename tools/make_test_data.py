@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=WHERE_TO_GET_THEM,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--mnist", type=user_path, metavar="DIR", help="the four MNIST idx files (.gz or not)")
+    parser.add_argument("--mnist", type=user_path, metavar="DIR", help="holds the four MNIST idx files (.gz or not)")
     parser.add_argument("--cifar10", type=user_path, metavar="TAR_GZ", help="the official cifar-10-python.tar.gz")
     parser.add_argument("--out", type=user_path, required=True, metavar="DATA_ROOT", help="where to write the layout")
     args = parser.parse_args(argv)
