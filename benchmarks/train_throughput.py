@@ -22,7 +22,6 @@ import statistics
 import time
 
 import torch
-from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ganzoo.training.batches import BatchStream
@@ -30,33 +29,7 @@ from ganzoo.compute.precision import resolve_precision
 from ganzoo.registry import load_registry
 from ganzoo.training.trainer import AdversarialTrainer
 
-LATENT_DIM = 100
-
-
-def classic_loop(generator, discriminator, dataset, batch_size, device):
-    """Yields after each step of the pytorch/examples DCGAN training loop."""
-    criterion = nn.BCELoss()
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
-    while True:
-        for real, _ in loader:
-            real = real.to(device)
-            ones = torch.ones(len(real), device=device)
-            zeros = torch.zeros(len(real), device=device)
-            discriminator.zero_grad()
-            loss_real = criterion(torch.sigmoid(discriminator(real).reshape(-1)), ones)
-            loss_real.backward()
-            fake = generator(torch.randn(len(real), LATENT_DIM, device=device))
-            loss_fake = criterion(torch.sigmoid(discriminator(fake.detach()).reshape(-1)), zeros)
-            loss_fake.backward()
-            opt_d.step()
-            generator.zero_grad()
-            loss_g = criterion(torch.sigmoid(discriminator(fake).reshape(-1)), ones)
-            loss_g.backward()
-            opt_g.step()
-            loss_g.item()  # the classic loop prints losses every step, which syncs the device
-            yield
+from classic_loop import LATENT_DIM, classic_loop
 
 
 def ganzoo_loop(trainer):

@@ -73,7 +73,7 @@ from ganzoo.version import __version__
 @click.pass_context
 @reports_errors
 def run_command(ctx: click.Context, resume: str | None, config_file: str | None, **options: Any) -> None:
-    """Train a GAN: ganzoo run --arch dcgan --loss bce --data cifar10."""
+    """Train a GAN: ganzoo run --arch dcgan --loss bce --data cifar10 (no options: the default run)."""
     given = {name: value for name, value in options.items() if value not in (None, ())}
     for name in ("arch_options", "data_options"):
         if name in given:
@@ -99,6 +99,8 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
             click.echo(f"note: {note}", err=True)
         outcome = start_run(config, registry, out, reporter)
     else:
+        if not any(name in given for name in ("arch", "loss", "data")):
+            given = _with_default_run(given, registry)
         missing = [f"--{name}" for name in ("arch", "loss", "data") if name not in given]
         if missing:
             raise GanzooError(f"missing {', '.join(missing)} (or --resume RUN_DIR); see ganzoo list-plugins for the choices")
@@ -121,6 +123,16 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
         summary = f"; final D loss {record['d_loss']:.4f}, G loss {record['g_loss']:.4f}"
     if main_process:
         click.echo(f"finished step {outcome.step}/{outcome.total_steps}: {outcome.run_dir}{summary}")
+
+
+def _with_default_run(given: dict[str, Any], registry: Registry) -> dict[str, Any]:
+    """The plugins' default run (hook ``default_run``) under the options the user gave."""
+    default = registry.hook.default_run()
+    if not default:
+        return given
+    click.echo("note: no --arch/--loss/--data given; training the default run: "
+               + " ".join(f"--{name.replace('_', '-')} {value}" for name, value in default.items()), err=True)
+    return {**default, **given}
 
 
 def _version_differences(saved: dict[str, Any], config: RunConfig, registry: Registry) -> list[str]:

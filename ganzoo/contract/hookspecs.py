@@ -131,6 +131,21 @@ def register_loggers(register: Callable[[Logger], None]) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def default_run() -> dict | None:
+    """The run ``ganzoo run`` trains when it is given none of ``--arch``, ``--loss`` and ``--data``.
+
+    Return a mapping of ``ganzoo run`` option names (Python spelling, e.g.
+    ``{"arch": "dcgan", "loss": "bce", "data": "mnist-mini", "steps": 1000}``)
+    that must include ``arch``, ``loss`` and ``data``; options the user gives
+    on the command line override it. Return ``None`` to offer no default.
+
+    The first non-``None`` answer wins, and pluggy asks the most recently
+    loaded plugin first, so an installed package can replace ganzoo's
+    built-in default. Answering must be cheap (no disk or network).
+    """
+
+
 @hookspec
 def on_run_start(run: RunContext) -> None:
     """A run is about to train its first step (or its first step after a resume).

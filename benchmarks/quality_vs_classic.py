@@ -1,0 +1,231 @@
+"""Sample quality of ganzoo's runs against the classic GAN loop, at equal steps and at equal time.
+
+Each arm trains one generator per seed, then every generator is scored with
+the ``classifier`` metric (classifier-feature FID against the train split,
+classes covered, class KL) on the same noise, in two batch-norm modes:
+
+- ``running``: eval mode, batch norm uses its running statistics (what
+  ``ganzoo sample``/``eval`` do);
+- ``batch``: train mode, batch norm uses the statistics of each batch of 64
+  (what pytorch/examples does when it draws its grids); buffers are restored.
+
+Arms (``--arms``, comma-separated):
+
+- ``classic``: :func:`classic_loop.classic_loop` in this process, fp32, on the
+  architecture plugin's networks with ``CLASSIC_OPTIONS`` (the 512-256-128
+  CIFAR DCGAN);
+- any key of ``GANZOO_ARMS``: ``ganzoo run`` in a subprocess with those options;
+- ``KEY@time``: that ganzoo arm given the classic loop's measured training
+  time of the same seed (``--max-minutes``) instead of a step count.
+
+Training is skipped where an arm's output already exists, so an interrupted
+study resumes. Results go to ``OUT/results.json`` and a table on stdout.
+
+    python benchmarks/quality_vs_classic.py --models dcgan:cifar10 \\
+        --arms classic,w64-bf16,w128-bf16,w128-fp32,default@time --seeds 0,1
+    python benchmarks/quality_vs_classic.py --models mlp:mnist --arms classic,default,default@time --seeds 0,1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import safetensors.torch
+import torch
+
+import ganzoo
+from ganzoo.compute.precision import autocast
+from ganzoo.evaluation.evaluate import EvalSettings, prepare_evaluation
+from ganzoo.evaluation.sampling import load_generator
+from ganzoo.registry import load_registry
+
+from classic_loop import LATENT_DIM, classic_loop
+
+#: Architecture options of the classic loop's networks, per architecture.
+CLASSIC_OPTIONS = {"dcgan": {"base_width": 128}, "mlp": {}}
+
+#: ganzoo arms: extra ``ganzoo run`` options (``default`` is the command a user types).
+GANZOO_ARMS = {
+    "default": [],
+    "fp32": ["--precision", "fp32"],
+    "w64-bf16": ["--arch-option", "base_width=64", "--precision", "bf16"],
+    "w128-bf16": ["--arch-option", "base_width=128", "--precision", "bf16"],
+    "w128-fp32": ["--arch-option", "base_width=128", "--precision", "fp32"],
+}
+
+BN_MODES = ("running", "batch")
+SAMPLE_BATCH = 64
+NOISE_SEED = 1234
+
+
+def train_classic(arch, data, seed, steps, batch_size, data_root, out: Path) -> dict:
+    registry = load_registry()
+    architecture, dataset = registry.architecture(arch), registry.dataset(data)
+    spec = dataset.spec_for(data_root)
+    device = torch.device("cpu")
+    torch.manual_seed(seed)
+    train_data = dataset.load(data_root, train=True, download=False)
+    options = {**architecture.options, **CLASSIC_OPTIONS[arch]}
+    generator, discriminator = architecture.build(spec, LATENT_DIM, **options)
+    loop = classic_loop(generator, discriminator, train_data, batch_size, device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        next(loop)
+    seconds = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file(generator.state_dict(), str(out / "generator.safetensors"))
+    info = {"kind": "classic", "arch": arch, "data": data, "options": options, "seed": seed, "steps": steps,
+            "train_seconds": seconds, "precision": "fp32"}
+    (out / "arm.json").write_text(json.dumps(info, indent=1))
+    return info
+
+
+def train_ganzoo(arm, arch, data, seed, steps, batch_size, data_root, out: Path, minutes=None) -> dict:
+    command = [sys.executable, "-m", "ganzoo", "run", "--arch", arch, "--loss", "bce", "--data", data,
+               "--data-root", data_root, "--seed", str(seed), "--batch-size", str(batch_size),
+               "--out", str(out / "run"), "--no-download", *GANZOO_ARMS[arm]]
+    command += ["--steps", "1000000", "--max-minutes", f"{minutes:.4f}"] if minutes else ["--steps", str(steps)]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    run_summary = json.loads((out / "run" / "summary.json").read_text())
+    resolved = json.loads((out / "run" / "config.json").read_text())["resolved"]
+    info = {"kind": "ganzoo", "arm": arm, "arch": arch, "data": data, "seed": seed, "command": command[2:],
+            "steps": run_summary["step"], "train_seconds": run_summary["wall_s"], "process_seconds": seconds,
+            "max_minutes": minutes, "precision": resolved["precision"], "options": resolved["arch_options"]}
+    (out / "arm.json").write_text(json.dumps(info, indent=1, default=str))
+    return info
+
+
+def load_arm(out: Path, registry, device):
+    """(generator, precision, info) of a trained arm."""
+    info = json.loads((out / "arm.json").read_text())
+    if info["kind"] == "classic":
+        architecture = registry.architecture(info["arch"])
+        spec = registry.dataset(info["data"]).spec_for(info.get("data_root", DATA_ROOT))
+        generator, _ = architecture.build(spec, LATENT_DIM, **info["options"])
+        generator.load_state_dict(safetensors.torch.load_file(str(out / "generator.safetensors")))
+        return generator.to(device), "fp32", info
+    loaded = load_generator(out / "run", registry, device)
+    return loaded.network, info["precision"], info
+
+
+def sample(generator, count, mode, precision, device) -> torch.Tensor:
+    """``count`` samples on fixed noise, batch norm in ``mode``; the generator's state is left unchanged."""
+    state = {name: value.clone() for name, value in generator.state_dict().items()}
+    generator.train(mode == "batch")
+    rng = torch.Generator().manual_seed(NOISE_SEED)
+    batches = []
+    with torch.no_grad(), autocast(precision, device.type):
+        for start in range(0, count, SAMPLE_BATCH):
+            noise = torch.randn(min(SAMPLE_BATCH, count - start), LATENT_DIM, generator=rng)
+            batches.append(generator(noise.to(device)).float().clamp(-1, 1).cpu())
+    generator.load_state_dict(state)
+    generator.eval()
+    return torch.cat(batches)
+
+
+def evaluate(out: Path, data: str, num_samples: int, registry, device) -> list[dict]:
+    generator, precision, info = load_arm(out, registry, device)
+    dataset = registry.dataset(data)
+    spec = dataset.spec_for(DATA_ROOT)
+    evaluation = prepare_evaluation(["classifier"], registry, dataset=dataset, spec=spec, data_root=DATA_ROOT,
+                                    data_options={}, device=device,
+                                    settings=EvalSettings(num_samples=num_samples, download=False))
+    rows = []
+    for mode in BN_MODES:
+        samples = ganzoo.TensorSamples(sample(generator, num_samples, mode, precision, device), spec)
+        result = evaluation.run(samples)["classifier"]
+        rows.append({"bn_mode": mode, **result.values, "protocol": result.protocol})
+    return rows
+
+
+def info_of(out: Path) -> dict:
+    return json.loads((out / "arm.json").read_text())
+
+
+def arm_directory(root: Path, model: str, arm: str, seed: int) -> Path:
+    return root / model.replace(":", "-") / arm.replace("@", "-at-") / f"seed{seed}"
+
+
+def main():
+    global DATA_ROOT
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="dcgan:cifar10", help="comma-separated ARCH:DATA pairs")
+    parser.add_argument("--arms", default="classic,default,default@time")
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--num-samples", type=int, default=5000)
+    parser.add_argument("--phase", choices=("train", "eval", "all"), default="all")
+    parser.add_argument("--data-root", default=os.environ.get("GANZOO_DATA", "../shared/data"))
+    parser.add_argument("--out", type=Path, default=Path("runs/quality-vs-classic"))
+    args = parser.parse_args()
+    DATA_ROOT = args.data_root
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    arms = args.arms.split(",")
+    registry, device = load_registry(), torch.device("cpu")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
+
+    for model in args.models.split(","):
+        arch, data = model.split(":")
+        if args.phase in ("train", "all"):
+            for arm in arms:
+                for seed in seeds:
+                    out = arm_directory(args.out, model, arm, seed)
+                    if (out / "arm.json").exists():
+                        continue
+                    print(f"training {model} {arm} seed {seed}", flush=True)
+                    if arm == "classic":
+                        info = train_classic(arch, data, seed, args.steps, args.batch_size, args.data_root, out)
+                    else:
+                        key, _, budget = arm.partition("@")
+                        minutes = None
+                        if budget == "time":
+                            classic = json.loads((arm_directory(args.out, model, "classic", seed) / "arm.json").read_text())
+                            minutes = classic["train_seconds"] / 60
+                        info = train_ganzoo(key, arch, data, seed, args.steps, args.batch_size, args.data_root, out, minutes)
+                    print(f"  done: {info['steps']} steps in {info['train_seconds']:.0f} s", flush=True)
+        if args.phase in ("eval", "all"):
+            results = []
+            for arm in arms:
+                for seed in seeds:
+                    out = arm_directory(args.out, model, arm, seed)
+                    if not (out / "arm.json").exists():
+                        continue
+                    for row in evaluate(out, data, args.num_samples, registry, device):
+                        results.append({"model": model, "arm": arm, "seed": seed, "steps": info_of(out)["steps"],
+                                        "train_seconds": info_of(out)["train_seconds"], **row})
+                        print(f"{model:14s} {arm:18s} seed {seed} {row['bn_mode']:8s} "
+                              f"fid {row['classifier_fid']:7.2f} covered {row['modes_covered']:4.0f} "
+                              f"kl {row['class_kl']:.3f}", flush=True)
+            summary(results)
+            path = args.out / model.replace(":", "-") / "results.json"
+            path.write_text(json.dumps(results, indent=1))
+
+
+def summary(results):
+    groups = {}
+    for row in results:
+        groups.setdefault((row["arm"], row["bn_mode"]), []).append(row)
+    print(f"\n{'arm':18s} {'bn mode':8s} {'steps':>6s} {'seconds':>8s} {'FID mean':>9s} {'per seed':>14s} {'covered':>8s}")
+    for (arm, mode), rows in groups.items():
+        fids = [row["classifier_fid"] for row in rows]
+        steps = statistics.mean(row["steps"] for row in rows)
+        seconds = statistics.mean(row["train_seconds"] for row in rows)
+        print(f"{arm:18s} {mode:8s} {steps:6.0f} {seconds:8.0f} {statistics.mean(fids):9.2f} {' '.join(f'{f:.2f}' for f in fids):>14s} "
+              f"{' '.join(str(int(row['modes_covered'])) for row in rows):>8s}")
+
+
+DATA_ROOT = "../shared/data"
+
+if __name__ == "__main__":
+    main()
