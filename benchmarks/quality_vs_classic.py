@@ -40,14 +40,13 @@ from pathlib import Path
 
 import safetensors.torch
 import torch
+from classic_loop import LATENT_DIM, classic_loop
 
 import ganzoo
 from ganzoo.compute.precision import autocast
 from ganzoo.evaluation.evaluate import EvalSettings, prepare_evaluation
 from ganzoo.evaluation.sampling import load_generator
 from ganzoo.registry import load_registry
-
-from classic_loop import LATENT_DIM, classic_loop
 
 #: Architecture options of the classic loop's networks, per architecture.
 CLASSIC_OPTIONS = {"dcgan": {"base_width": 128}, "mlp": {}}
@@ -134,7 +133,7 @@ def sample(generator, count, mode, precision, device) -> torch.Tensor:
 
 
 def evaluate(out: Path, data: str, num_samples: int, registry, device) -> list[dict]:
-    generator, precision, info = load_arm(out, registry, device)
+    generator, precision, _info = load_arm(out, registry, device)
     dataset = registry.dataset(data)
     spec = dataset.spec_for(DATA_ROOT)
     evaluation = prepare_evaluation(["classifier"], registry, dataset=dataset, spec=spec, data_root=DATA_ROOT,

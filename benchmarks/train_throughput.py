@@ -22,14 +22,13 @@ import statistics
 import time
 
 import torch
+from classic_loop import LATENT_DIM, classic_loop
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.training.batches import BatchStream
 from ganzoo.compute.precision import resolve_precision
 from ganzoo.registry import load_registry
+from ganzoo.training.batches import BatchStream
 from ganzoo.training.trainer import AdversarialTrainer
-
-from classic_loop import LATENT_DIM, classic_loop
 
 
 def ganzoo_loop(trainer):

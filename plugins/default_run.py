@@ -3,7 +3,7 @@
 It needs no data directory and no network (``mnist-mini`` ships with ganzoo),
 and on 2 CPU cores it writes grids of recognisable digits in about two
 minutes: 1,000 generator steps at batch 64 (about 13 passes over the 5,000
-training digits), a grid every 250 steps. docs/usage.md documents it.
+training digits), a grid every 250 steps. docs/user-guide.md (Data) documents it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Takes the first 500 digits of each class from MNIST's training file and the
 first 100 of each class from its test file (file order, so the selection is
 reproducible from the official files) and writes, per split, the labels then
 the 28x28 uint8 images, unchanged, as one xz-compressed file under
-``plugins/datasets/data/``. See docs/datasets.md for provenance and licence.
+``plugins/datasets/data/``. See docs/user-guide.md (Data) for provenance and licence.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ pixels unchanged (uint8, 1x28x28). Packed by ``tools/pack_mnist_mini.py``
 into two xz files of about 0.84 MB together, so ganzoo trains on real images
 on a machine with no network and no data directory. MNIST is by Yann LeCun,
 Corinna Cortes and Christopher J. C. Burges, distributed under CC BY-SA 3.0;
-see docs/datasets.md.
+see docs/user-guide.md (Data).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ HOOKS = sorted(
 
 def test_there_are_hooks():
     assert HOOKS == [
-        "on_checkpoint", "on_eval", "on_run_end", "on_run_start", "on_step_end",
+        "default_run", "on_checkpoint", "on_eval", "on_run_end", "on_run_start", "on_step_end",
         "register_architectures", "register_datasets", "register_loggers", "register_losses", "register_metrics",
     ]
 
