@@ -13,6 +13,6 @@ import ganzoo
 DEFAULT_RUN = {"arch": "dcgan", "loss": "bce", "data": "mnist-mini", "steps": 1000, "sample_every": 250}
 
 
-@ganzoo.hookimpl
+@ganzoo.hookimpl(trylast=True)  # any installed plugin that answers comes first
 def default_run():
     return dict(DEFAULT_RUN)

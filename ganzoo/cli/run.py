@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from typing import Any
 
@@ -130,6 +131,11 @@ def _with_default_run(given: dict[str, Any], registry: Registry) -> dict[str, An
     default = registry.hook.default_run()
     if not default:
         return given
+    known = {field.name for field in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(default) - known)
+    if unknown:
+        raise GanzooError(f"the default_run hook gave unknown run option(s) {', '.join(map(repr, unknown))}; "
+                          f"valid options: {', '.join(sorted(known))}")
     click.echo("note: no --arch/--loss/--data given; training the default run: "
                + " ".join(f"--{name.replace('_', '-')} {value}" for name, value in default.items()), err=True)
     return {**default, **given}

@@ -140,9 +140,10 @@ def default_run() -> dict | None:
     that must include ``arch``, ``loss`` and ``data``; options the user gives
     on the command line override it. Return ``None`` to offer no default.
 
-    The first non-``None`` answer wins, and pluggy asks the most recently
-    loaded plugin first, so an installed package can replace ganzoo's
-    built-in default. Answering must be cheap (no disk or network).
+    The first non-``None`` answer wins; ganzoo's built-in answer is marked
+    ``trylast``, so any installed package that answers replaces it. Answering
+    must be cheap (no disk or network). A key that is not a ``ganzoo run``
+    option is an error naming it.
     """
 
 

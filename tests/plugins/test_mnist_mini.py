@@ -71,3 +71,15 @@ def test_partial_options_still_name_what_is_missing(tmp_path):
     result = invoke("run", "--arch", "dcgan", "--steps", 1, "--out", tmp_path / "run")
     assert_one_line_error(result, "missing --loss, --data")
     assert not (tmp_path / "run").exists()
+
+
+class _BadDefault:
+    @ganzoo.hookimpl
+    def default_run(self):
+        return {"arch": "mlp", "loss": "bce", "data": "ring8", "stpes": 1}
+
+
+def test_a_default_run_with_an_unknown_option_is_one_error(tmp_path):
+    result = invoke("run", "--out", tmp_path / "run", extra_plugins=(_BadDefault(),))
+    assert_one_line_error(result, "default_run hook gave unknown run option(s) 'stpes'", "steps")
+    assert not (tmp_path / "run").exists()
