@@ -4,10 +4,17 @@ Each arm trains one generator per seed, then every generator is scored with
 the ``classifier`` metric (classifier-feature FID against the train split,
 classes covered, class KL) on the same noise, in two batch-norm modes:
 
-- ``running``: eval mode, batch norm uses its running statistics (what
-  ``ganzoo sample``/``eval`` do);
+- ``running``: eval mode, batch norm uses the statistics the generator file
+  holds: for ganzoo arms the standing statistics a run writes
+  (:mod:`ganzoo.evaluation.standing`; what ``ganzoo sample``/``eval`` use),
+  for the classic loop its momentum running averages;
 - ``batch``: train mode, batch norm uses the statistics of each batch of 64
   (what pytorch/examples does when it draws its grids); buffers are restored.
+
+The metric's evaluator is the documented one for the data
+(:func:`ganzoo_plugins.metrics.classifier_net.recipe_for`: the VGG for
+CIFAR-10, the small CNN for MNIST), trained once and cached; its test
+accuracy is printed and stored with every row.
 
 Arms (``--arms``, comma-separated):
 
@@ -16,7 +23,9 @@ Arms (``--arms``, comma-separated):
   CIFAR DCGAN);
 - any key of ``GANZOO_ARMS``: ``ganzoo run`` in a subprocess with those options;
 - ``KEY@time``: that ganzoo arm given the classic loop's measured training
-  time of the same seed (``--max-minutes``) instead of a step count.
+  time of the same seed (``--max-minutes``) instead of a step count; with
+  ``--time-seed N``, the time of seed N for every seed (for when only that
+  seed's classic run had the machine to itself).
 
 Training is skipped where an arm's output already exists, so an interrupted
 study resumes. Results go to ``OUT/results.json`` and a table on stdout.
@@ -82,15 +91,17 @@ def train_classic(arch, data, seed, steps, batch_size, data_root, out: Path) -> 
     out.mkdir(parents=True, exist_ok=True)
     safetensors.torch.save_file(generator.state_dict(), str(out / "generator.safetensors"))
     info = {"kind": "classic", "arch": arch, "data": data, "options": options, "seed": seed, "steps": steps,
-            "train_seconds": seconds, "precision": "fp32"}
+            "train_seconds": seconds, "precision": "fp32", "threads": torch.get_num_threads()}
     (out / "arm.json").write_text(json.dumps(info, indent=1))
     return info
 
 
-def train_ganzoo(arm, arch, data, seed, steps, batch_size, data_root, out: Path, minutes=None) -> dict:
+def train_ganzoo(arm, arch, data, seed, steps, batch_size, data_root, out: Path, minutes=None, threads=None) -> dict:
     command = [sys.executable, "-m", "ganzoo", "run", "--arch", arch, "--loss", "bce", "--data", data,
                "--data-root", data_root, "--seed", str(seed), "--batch-size", str(batch_size),
                "--out", str(out / "run"), "--no-download", *GANZOO_ARMS[arm]]
+    if threads:
+        command += ["--threads", str(threads)]
     command += ["--steps", "1000000", "--max-minutes", f"{minutes:.4f}"] if minutes else ["--steps", str(steps)]
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -99,7 +110,8 @@ def train_ganzoo(arm, arch, data, seed, steps, batch_size, data_root, out: Path,
     resolved = json.loads((out / "run" / "config.json").read_text())["resolved"]
     info = {"kind": "ganzoo", "arm": arm, "arch": arch, "data": data, "seed": seed, "command": command[2:],
             "steps": run_summary["step"], "train_seconds": run_summary["wall_s"], "process_seconds": seconds,
-            "max_minutes": minutes, "precision": resolved["precision"], "options": resolved["arch_options"]}
+            "max_minutes": minutes, "precision": resolved["precision"], "options": resolved["arch_options"],
+            "threads": threads or torch.get_num_threads()}
     (out / "arm.json").write_text(json.dumps(info, indent=1, default=str))
     return info
 
@@ -165,6 +177,10 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--num-samples", type=int, default=5000)
     parser.add_argument("--phase", choices=("train", "eval", "all"), default="all")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads of every training (default: torch's, all cores)")
+    parser.add_argument("--time-seed", type=int, default=None,
+                        help="@time arms get the classic loop's time of this seed (default: their own seed's)")
     parser.add_argument("--data-root", default=os.environ.get("GANZOO_DATA", "../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("runs/quality-vs-classic"))
     args = parser.parse_args()
@@ -172,6 +188,8 @@ def main():
     seeds = [int(seed) for seed in args.seeds.split(",")]
     arms = args.arms.split(",")
     registry, device = load_registry(), torch.device("cpu")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
 
     for model in args.models.split(","):
@@ -189,9 +207,12 @@ def main():
                         key, _, budget = arm.partition("@")
                         minutes = None
                         if budget == "time":
-                            classic = json.loads((arm_directory(args.out, model, "classic", seed) / "arm.json").read_text())
+                            timed_seed = seed if args.time_seed is None else args.time_seed
+                            classic = json.loads((arm_directory(args.out, model, "classic", timed_seed)
+                                                  / "arm.json").read_text())
                             minutes = classic["train_seconds"] / 60
-                        info = train_ganzoo(key, arch, data, seed, args.steps, args.batch_size, args.data_root, out, minutes)
+                        info = train_ganzoo(key, arch, data, seed, args.steps, args.batch_size, args.data_root, out,
+                                            minutes, args.threads)
                     print(f"  done: {info['steps']} steps in {info['train_seconds']:.0f} s", flush=True)
         if args.phase in ("eval", "all"):
             results = []
@@ -205,7 +226,8 @@ def main():
                                         "train_seconds": info_of(out)["train_seconds"], **row})
                         print(f"{model:14s} {arm:18s} seed {seed} {row['bn_mode']:8s} "
                               f"fid {row['classifier_fid']:7.2f} covered {row['modes_covered']:4.0f} "
-                              f"kl {row['class_kl']:.3f}", flush=True)
+                              f"kl {row['class_kl']:.3f} (evaluator {row['protocol']['evaluator']}, "
+                              f"{row['protocol']['evaluator_test_accuracy']:.4f} test accuracy)", flush=True)
             summary(results)
             path = args.out / model.replace(":", "-") / "results.json"
             path.write_text(json.dumps(results, indent=1))

@@ -25,6 +25,7 @@ from ganzoo.contract import (
     SampleSource,
     hookimpl,
 )
+from ganzoo.compute.precision import resolve_precision
 from ganzoo.errors import GanzooError, unknown_choice
 from ganzoo.evaluation.classifier_nets import CLASSIFIERS, SmallCNN, check_classifiable, make_classifier
 from ganzoo.evaluation.classify import (
@@ -71,6 +72,7 @@ __all__ = [
     "classifier_accuracy",
     "labelled_batches",
     "make_classifier",
+    "resolve_precision",
     "train_classifier",
     "unknown_choice",
     "write_text_atomic",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 from ganzoo.evaluation.evaluate import EVAL_FILE, append_record, is_better
 from ganzoo.evaluation.sampling import class_labels, generate, save_grid
 from ganzoo.evaluation.sources import GeneratorSamples
+from ganzoo.evaluation.standing import STANDING_SAMPLES, has_batch_norm, with_standing_statistics
 from ganzoo.storage.checkpoint import GeneratorRecord, save_generator, write_checkpoint
 from ganzoo.storage.rundir import RunDir
 from ganzoo.training.assembly import Assembly
@@ -30,19 +32,50 @@ def fixed_noise(assembly: Assembly) -> tuple[torch.Tensor, torch.Tensor | None, 
     return torch.randn(count, assembly.config.latent_dim, generator=rng), labels, per_row
 
 
-def write_grid(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, step: int,
+class SamplingGenerator:
+    """The generator that grids, evaluations and generator files use at a step.
+
+    It is the trained generator with standing batch-norm statistics
+    (:mod:`ganzoo.evaluation.standing`), computed once per step however many
+    of those outputs the step writes; the trainer's own generator is untouched.
+    """
+
+    def __init__(self, assembly: Assembly) -> None:
+        self.assembly = assembly
+        self._step: int | None = None
+        self._network: nn.Module | None = None
+
+    def at(self, trainer: AdversarialTrainer, step: int) -> nn.Module:
+        if self._network is None or self._step != step:
+            assembly = self.assembly
+            num_classes = assembly.spec.num_classes if assembly.architecture.conditional else None
+            # seed + 1 draws the grid's noise; + 2 keeps the standing noise a stream of its own.
+            self._network = with_standing_statistics(
+                trainer.generator, assembly.config.latent_dim, device=assembly.device, seed=assembly.config.seed + 2,
+                precision=assembly.precision, num_classes=num_classes,
+            )
+            self._step = step
+        return self._network
+
+    def forget(self) -> None:
+        """Drop the cached copy (after a rollback the weights of a step change)."""
+        self._step, self._network = None, None
+
+
+def write_grid(generator: nn.Module, assembly: Assembly, run_dir: RunDir, step: int,
                 grid: tuple[torch.Tensor, torch.Tensor | None, int | None]) -> torch.Tensor:
     noise, labels, per_row = grid
     samples = generate(
-        trainer.generator, assembly.config.latent_dim, len(noise), device=assembly.device,
+        generator, assembly.config.latent_dim, len(noise), device=assembly.device,
         noise=noise, labels=labels, conditional=assembly.architecture.conditional, precision=assembly.precision,
     )
     save_grid(samples, assembly.spec, run_dir.sample_path(step), per_row)
     return samples
 
 
-def write_checkpoint_files(trainer: AdversarialTrainer, assembly: Assembly, run_dir: RunDir, step: int,
-                      best_value: float | None, divergence: dict[str, Any]) -> None:
+def write_checkpoint_files(trainer: AdversarialTrainer, sampling: SamplingGenerator, run_dir: RunDir, step: int,
+                           best_value: float | None, divergence: dict[str, Any]) -> None:
+    assembly = sampling.assembly
     tensors, meta = trainer.state()
     write_checkpoint(run_dir.state_path, tensors, {
         "kind": STATE_KIND, "step": step, "batches_drawn": trainer.batches.position, "best_value": best_value,
@@ -50,10 +83,19 @@ def write_checkpoint_files(trainer: AdversarialTrainer, assembly: Assembly, run_
         "arch": assembly.architecture.name, "loss": assembly.loss.name, "data": assembly.dataset.name,
         **divergence, **meta,
     })
-    save_generator(run_dir.generator_path, trainer.generator, generator_record(assembly, step))
+    generator = sampling.at(trainer, step)
+    save_generator(run_dir.generator_path, generator, generator_record(assembly, step, generator))
 
 
-def generator_record(assembly: Assembly, step: int) -> GeneratorRecord:
+def generator_record(assembly: Assembly, step: int, generator: nn.Module) -> GeneratorRecord:
+    extra = {
+        "data": assembly.dataset.name,
+        "data_options": {k: list(v) if isinstance(v, tuple) else v for k, v in assembly.data_options.items()},
+        "loss": assembly.loss.name,
+        "ganzoo_version": __version__,
+    }
+    if has_batch_norm(generator):
+        extra["batch_norm_statistics"] = f"standing, {STANDING_SAMPLES} samples"
     return GeneratorRecord(
         arch=assembly.architecture.name,
         arch_options={k: list(v) if isinstance(v, tuple) else v for k, v in assembly.arch_options.items()},
@@ -61,12 +103,7 @@ def generator_record(assembly: Assembly, step: int) -> GeneratorRecord:
         latent_dim=assembly.config.latent_dim,
         conditional=bool(assembly.architecture.conditional),
         step=step,
-        extra={
-            "data": assembly.dataset.name,
-            "data_options": {k: list(v) if isinstance(v, tuple) else v for k, v in assembly.data_options.items()},
-            "loss": assembly.loss.name,
-            "ganzoo_version": __version__,
-        },
+        extra=extra,
     )
 
 
@@ -77,15 +114,17 @@ class BestCheckpoint:
     so the last checkpoint alone is not the one to report.
     """
 
-    def __init__(self, assembly: Assembly, run_dir: RunDir) -> None:
-        self.assembly = assembly
+    def __init__(self, sampling: SamplingGenerator, run_dir: RunDir) -> None:
+        self.assembly = sampling.assembly
+        self.sampling = sampling
         self.run_dir = run_dir
         self.value: float | None = None
 
     def evaluate(self, trainer: AdversarialTrainer, step: int) -> dict[str, Any]:
         evaluation = self.assembly.evaluation
         config = self.assembly.config
-        samples = GeneratorSamples(trainer.generator, config.latent_dim, self.assembly.spec, self.assembly.device,
+        generator = self.sampling.at(trainer, step)
+        samples = GeneratorSamples(generator, config.latent_dim, self.assembly.spec, self.assembly.device,
                                    config.seed, precision=self.assembly.precision,
                                    conditional=bool(self.assembly.architecture.conditional))
         # Metrics may train evaluators or draw subsets: keep the training RNG streams untouched.
@@ -97,7 +136,7 @@ class BestCheckpoint:
         improved = is_better(value, self.value, higher)
         if improved:
             self.value = value
-            save_generator(self.run_dir.best_generator_path, trainer.generator, generator_record(self.assembly, step))
+            save_generator(self.run_dir.best_generator_path, generator, generator_record(self.assembly, step, generator))
         append_record(self.run_dir.path / EVAL_FILE, evaluation.record(
             results, step=step, generator=str(self.run_dir.generator_path), during_training=True,
             arch=self.assembly.architecture.name, loss=self.assembly.loss.name, data=self.assembly.dataset.name,

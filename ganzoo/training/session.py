@@ -15,7 +15,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.storage.rundir import RunDir
 from ganzoo.training.assembly import Assembly
 from ganzoo.training.divergence import DivergedError, DivergenceGuard, divergence_message
-from ganzoo.training.outputs import BestCheckpoint, fixed_noise, write_checkpoint_files, write_grid
+from ganzoo.training.outputs import BestCheckpoint, SamplingGenerator, fixed_noise, write_checkpoint_files, write_grid
 from ganzoo.training.recovery import batches_at, restore, roll_back
 from ganzoo.training.reporting import Reporter, RunOutcome, SilentReporter
 from ganzoo.training.run_support import (Due, LoggerFanOut, LossWindow, PluginHookError, StopRequest, after_plugin_error,
@@ -54,7 +54,8 @@ class TrainingSession:
         )
         self.assembly, self.config, self.run_dir = assembly, config, run_dir
         self.reporter = reporter if world.is_main else SilentReporter()
-        self.best = BestCheckpoint(assembly, run_dir)
+        self.sampling = SamplingGenerator(assembly)
+        self.best = BestCheckpoint(self.sampling, run_dir)
         self.guard = DivergenceGuard(config.on_nan, assembly.device)
         self.step = 0
         if saved:
@@ -136,6 +137,7 @@ class TrainingSession:
                 self.step, self.best.value = roll_back(self.trainer, self.assembly, self.run_dir, self.guard, diverged,
                                                        self.checkpoint_step, writes=self.world.is_main)
                 self.window, last = LossWindow(), False
+                self.sampling.forget()
                 continue
             self._housekeeping(due)
         stop_flag.settle()
@@ -148,7 +150,7 @@ class TrainingSession:
             self._checkpoint()
             self.hooks.on_checkpoint(run=self.run, step=self.step, path=str(self.run_dir.state_path))
             if self.world.is_main:
-                write_grid(self.trainer, self.assembly, self.run_dir, self.step, self.grid)
+                write_grid(self.sampling.at(self.trainer, self.step), self.assembly, self.run_dir, self.step, self.grid)
             self.outcome.interrupted = True
             self.outcome.signal = next((signum for signum in self.world.gather(stop.signum) if signum), None)
 
@@ -167,7 +169,8 @@ class TrainingSession:
         self.hooks.on_step_end(run=self.run, step=step, record=record)
         with self.window.paused():
             if due.sample and main:
-                self.loggers.images(step, write_grid(self.trainer, self.assembly, self.run_dir, step, self.grid))
+                grid = write_grid(self.sampling.at(self.trainer, step), self.assembly, self.run_dir, step, self.grid)
+                self.loggers.images(step, grid)
             if due.evaluate and main:  # rank 0 evaluates alone; the others wait in the next collective
                 evaluated = self.best.evaluate(self.trainer, step)
                 self.reporter.log(evaluated)
@@ -189,6 +192,6 @@ class TrainingSession:
                                   f"(a bug or a hardware fault), so it is not checkpointed; {kept}")
             replicas = {"world_size": self.world.size, "replica_digests": digests}
         if self.world.is_main:
-            write_checkpoint_files(self.trainer, self.assembly, self.run_dir, self.step, self.best.value,
-                              {**self.guard.state(), **replicas})
+            write_checkpoint_files(self.trainer, self.sampling, self.run_dir, self.step, self.best.value,
+                                   {**self.guard.state(), **replicas})
         self.checkpoint_step = self.step

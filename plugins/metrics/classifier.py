@@ -1,7 +1,8 @@
 """The ``classifier`` metric: mode collapse measured by a classifier trained on the data itself.
 
-On first use a small CNN (:mod:`ganzoo_plugins.metrics.classifier_net`) is
-trained on the dataset's train split, so nothing is downloaded. It is cached,
+On first use a CNN (:mod:`ganzoo_plugins.metrics.classifier_net`: a small CNN
+for grayscale images, a VGG for colour ones) is trained on the dataset's train
+split, so nothing is downloaded. It is cached,
 with its held-out accuracy, at::
 
     CACHE/classifier/<dataset>-<key>/evaluator.safetensors
@@ -54,7 +55,8 @@ import torch
 import ganzoo
 from ganzoo import EvalContext, GanzooError, Metric, MetricResult, SampleSource
 from ganzoo import atomic_path, classifier_accuracy, labelled_batches
-from ganzoo_plugins.metrics.classifier_net import EvaluatorNet, EvaluatorRecipe, build_trained_evaluator
+from ganzoo_plugins.metrics.classifier_net import (evaluator_network, EvaluatorRecipe, build_trained_evaluator, recipe_for,
+                                                   training_precision)
 from ganzoo_plugins.metrics.classifier_stats import ClassMoments, Moments, ReferenceStats
 from ganzoo_plugins.metrics.classifier_stats import frechet_distance, within_class_values
 
@@ -74,8 +76,10 @@ class Classifier(Metric):
     """Classifier FID, mode coverage, class KL, confidence and within-class diversity under a CNN trained on the data.
 
     Args:
-        recipe: how the evaluator is built and trained (the default is the
-            documented one; tests and experiments may pass another).
+        recipe: how the evaluator is built and trained; None (the default)
+            takes the documented recipe for the data's shape
+            (:func:`~ganzoo_plugins.metrics.classifier_net.recipe_for`);
+            tests and experiments may pass another.
         coverage_share: see :data:`COVERAGE_SHARE`.
 
     Attributes:
@@ -89,7 +93,7 @@ class Classifier(Metric):
     higher_is_better = False
 
     def __init__(self, recipe: EvaluatorRecipe | None = None, coverage_share: float = COVERAGE_SHARE) -> None:
-        self.recipe = recipe or EvaluatorRecipe()
+        self.recipe = recipe
         self.coverage_share = coverage_share
         self.trainings = 0
 
@@ -110,13 +114,14 @@ class Classifier(Metric):
         self.check(context)
         if context.num_samples < 2:
             raise GanzooError("metric 'classifier' needs at least 2 samples (--num-samples)")
+        recipe = self.recipe_for(context)
         directory = self.cache_directory(context)
         net, meta = self._evaluator(context, directory)
         reference = self._reference_stats(net, context, directory)
 
         num_classes = context.spec.num_classes
-        moments = Moments(self.recipe.feature_dim)
-        class_moments = ClassMoments(num_classes, self.recipe.feature_dim) if samples.conditional else None
+        moments = Moments(recipe.feature_dim)
+        class_moments = ClassMoments(num_classes, recipe.feature_dim) if samples.conditional else None
         predicted = torch.zeros(num_classes, dtype=torch.float64)
         confidence = 0.0
         as_requested = 0
@@ -146,13 +151,15 @@ class Classifier(Metric):
             "mean_confidence": confidence / moments.count,
         }
         protocol = {
-            "evaluator": "small CNN trained on the dataset's train split (ganzoo_plugins.metrics.classifier_net)",
-            "evaluator_recipe": self.recipe.to_json(),
-            "evaluator_recipe_hash": self.recipe.digest(),
+            "evaluator": f"{recipe.network} trained on the dataset's train split "
+                         "(ganzoo_plugins.metrics.classifier_net)",
+            "evaluator_recipe": recipe.to_json(),
+            "evaluator_recipe_hash": recipe.digest(),
             "evaluator_test_accuracy": float(meta["test_accuracy"]),
             "evaluator_train_seconds": float(meta.get("train_seconds", "nan")),
+            "evaluator_train_precision": meta.get("train_precision", "fp32"),
             "evaluator_cache": str(directory),
-            "feature_dim": self.recipe.feature_dim,
+            "feature_dim": recipe.feature_dim,
             "num_samples": moments.count,
             "reference_split": context.ref_split,
             "reference_size": reference.count,
@@ -167,6 +174,10 @@ class Classifier(Metric):
             protocol.update(within_protocol)
         return MetricResult(values, protocol)
 
+    def recipe_for(self, context: EvalContext) -> EvaluatorRecipe:
+        """The recipe given to the constructor, or the documented one for the data's shape."""
+        return self.recipe or recipe_for(context.spec.shape)
+
     def cache_directory(self, context: EvalContext) -> Path:
         """``cache_dir/classifier/<dataset>-<key>``: everything that determines the evaluator."""
         key = {
@@ -174,15 +185,16 @@ class Classifier(Metric):
             "data_root": str(Path(context.data_root).expanduser().resolve()),
             "data_options": dict(context.data_options),
             "spec": context.spec.to_json(),
-            "recipe": self.recipe.digest(),
+            "recipe": self.recipe_for(context).digest(),
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
         return Path(context.cache_dir) / "classifier" / f"{context.dataset.name}-{digest}"
 
-    def _evaluator(self, context: EvalContext, directory: Path) -> tuple[EvaluatorNet, dict[str, str]]:
+    def _evaluator(self, context: EvalContext, directory: Path) -> tuple[torch.nn.Module, dict[str, str]]:
         """The cached evaluator and its metadata, trained and cached first if missing or unreadable."""
+        recipe = self.recipe_for(context)
         path = directory / "evaluator.safetensors"
-        net = EvaluatorNet(context.spec.shape, context.spec.num_classes, self.recipe)
+        net = evaluator_network(context.spec.shape, context.spec.num_classes, recipe)
         cached = _read(path)
         if cached is not None and "test_accuracy" in cached[1]:
             tensors, meta = cached
@@ -196,21 +208,22 @@ class Classifier(Metric):
         _log.info("training the classifier evaluator for '%s' (cached in %s)", context.dataset.name, directory)
         start = time.perf_counter()
         net = build_trained_evaluator(
-            context.spec.shape, context.spec.num_classes, self.recipe, context.split_data("train"), context.device
+            context.spec.shape, context.spec.num_classes, recipe, context.split_data("train"), context.device
         )
         seconds = time.perf_counter() - start
         self.trainings += 1
         meta = {
             "test_accuracy": repr(classifier_accuracy(net, context.split_data("test"), context.batch_size, context.device)),
             "train_seconds": f"{seconds:.1f}",
-            "recipe": json.dumps(self.recipe.to_json(), sort_keys=True),
+            "recipe": json.dumps(recipe.to_json(), sort_keys=True),
+            "train_precision": training_precision(recipe, context.device),
             "dataset": context.dataset.name,
             "spec": json.dumps(context.spec.to_json()),
         }
         _write(path, {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, meta)
         return net, meta
 
-    def _reference_stats(self, net: EvaluatorNet, context: EvalContext, directory: Path) -> ReferenceStats:
+    def _reference_stats(self, net: torch.nn.Module, context: EvalContext, directory: Path) -> ReferenceStats:
         """Feature statistics of the reference split, overall and per label (cached per split)."""
         path = directory / f"reference-{context.ref_split}.safetensors"
         cached = _read(path)
@@ -219,7 +232,7 @@ class Classifier(Metric):
             if set(ReferenceStats.TENSORS) <= tensors.keys():
                 stats = {name: tensors[name] for name in ReferenceStats.TENSORS}
                 return ReferenceStats(count=int(meta["count"]), **stats)
-        num_classes, dim = context.spec.num_classes, self.recipe.feature_dim
+        num_classes, dim = context.spec.num_classes, self.recipe_for(context).feature_dim
         moments, class_moments = Moments(dim), ClassMoments(num_classes, dim)
         with torch.inference_mode():
             for batch, labels in labelled_batches(context.reference, context.batch_size):

@@ -10,6 +10,7 @@ import torch
 
 import ganzoo
 from ganzoo.registry import load_registry
+from tests.conftest import split_size
 from tests.helpers import assert_one_line_error, invoke
 
 SETTINGS = ("real", "real+synthetic", "synthetic")
@@ -57,7 +58,7 @@ def test_augment_trains_every_setting_for_every_seed(cmlp_run, data_root, tmp_pa
     assert (protocol["classifier"], protocol["steps"], protocol["batch_size"]) == ("small-cnn", 60, 64)
     assert (protocol["real_fraction"], protocol["synthetic_per_class"], protocol["seeds"]) == (0.02, 10, [0, 1])
     assert protocol["budget"]["learning_rate"] == pytest.approx(3e-3)
-    assert (protocol["dataset"], protocol["generator_step"], protocol["test_size"]) == ("mnist", 20, 10_000)
+    assert (protocol["dataset"], protocol["generator_step"], protocol["test_size"]) == ("mnist", 20, split_size(data_root, train=False))
     assert protocol["generator"].endswith("generator.safetensors")
     assert (protocol["ganzoo_version"], protocol["torch_version"]) == (ganzoo.__version__, torch.__version__)
 
@@ -130,7 +131,7 @@ def test_cas_metric_through_eval(cmlp_run, data_root):
     record = json.loads((cmlp_run / "eval.jsonl").read_text().splitlines()[-1])
     values, protocol = record["metrics"]["cas"]["values"], record["metrics"]["cas"]["protocol"]
     assert 0 <= values["cas"] <= 1 and 0 <= values["cas_worst_class"] <= values["cas"]
-    assert (protocol["classifier"], protocol["train_samples"], protocol["test_size"]) == ("small-cnn", 200, 10_000)
+    assert (protocol["classifier"], protocol["train_samples"], protocol["test_size"]) == ("small-cnn", 200, split_size(data_root, train=False))
     assert protocol["steps"] == 16  # 10 epochs of 200 samples in batches of 128
     assert protocol["seed"] == 2 and len(protocol["per_class_accuracy"]) == 10
 

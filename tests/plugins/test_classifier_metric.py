@@ -1,7 +1,10 @@
-"""Tests for the ``classifier`` metric on real MNIST (skipped when ``../shared/data`` is absent).
+"""Tests for the ``classifier`` metric on real MNIST digits.
 
 The evaluator is trained once per test session with the default recipe, in a
 session-wide cache directory, so the accuracy asserted here is the one users get.
+On a fresh clone without the full MNIST copy the same tests run on the embedded
+6,000 digits (``data_root`` in tests/conftest.py), with the bounds noted where
+the smaller set moves them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from ganzoo_plugins.metrics import classifier
 from ganzoo_plugins.metrics.classifier import Classifier, frechet_distance
 from ganzoo_plugins.metrics.classifier_net import EvaluatorRecipe
 from ganzoo_plugins.metrics.classifier_stats import ClassMoments, ReferenceStats, within_class_values
+from tests.conftest import real_data_root
+
+#: Full MNIST (60,000 / 10,000) rather than the embedded digits (5,000 / 1,000).
+FULL_MNIST = real_data_root() is not None
 
 MNIST_SPEC = DataSpec((1, 28, 28), 10, tuple(str(digit) for digit in range(10)))
 
@@ -98,6 +105,11 @@ def mnist_test(data_root):
 
 
 @pytest.fixture(scope="session")
+def mnist_train_size(data_root) -> int:
+    return len(load_registry().dataset("mnist").load(str(data_root), train=True, download=False))
+
+
+@pytest.fixture(scope="session")
 def mnist_context(data_root, tmp_path_factory) -> EvalContext:
     mnist = load_registry().dataset("mnist")
     return EvalContext(
@@ -108,10 +120,11 @@ def mnist_context(data_root, tmp_path_factory) -> EvalContext:
 
 @pytest.fixture(scope="session")
 def trained(mnist_context, mnist_test):
-    """The first compute: trains and caches the evaluator, on all 10,000 real test images."""
+    """The first compute: trains and caches the evaluator, on all real test images (10,000 of full MNIST)."""
     metric = Classifier()
     images, _ = mnist_test.batch(torch.arange(len(mnist_test)))
-    result = metric.compute(TensorSamples(images, mnist_context.spec), mnist_context)
+    context = dataclasses.replace(mnist_context, num_samples=len(images))
+    result = metric.compute(TensorSamples(images, context.spec), context)
     assert metric.trainings == 1
     return result
 
@@ -121,17 +134,18 @@ def _evaluate(images: torch.Tensor, context: EvalContext):
     return Classifier().compute(TensorSamples(images, context.spec), context)
 
 
-def test_real_test_images_look_like_the_data(trained, mnist_context) -> None:
+def test_real_test_images_look_like_the_data(trained, mnist_context, mnist_test, mnist_train_size) -> None:
     values, protocol = trained.values, trained.protocol
     print(f"\nreal MNIST test images: {values}; evaluator {protocol['evaluator_test_accuracy']:.4f} accuracy, "
           f"trained in {protocol['evaluator_train_seconds']} s")  # fmt: skip
-    assert protocol["evaluator_test_accuracy"] >= 0.98
+    # Full MNIST: 98.5% and FID 1.1 measured (1000 threes score ~860); the embedded digits: 92.5% and 6.7.
+    assert protocol["evaluator_test_accuracy"] >= (0.98 if FULL_MNIST else 0.9)
     assert values["modes_covered"] == 10
     assert 0 <= values["class_kl"] < 0.05
-    assert values["mean_confidence"] > 0.95
-    assert 0 <= values["classifier_fid"] < 3.0  # 1.1 measured; 1000 threes score ~860
-    assert protocol["num_samples"] == 10_000
-    assert (protocol["reference_split"], protocol["reference_size"]) == ("train", 60_000)
+    assert values["mean_confidence"] > (0.95 if FULL_MNIST else 0.85)
+    assert 0 <= values["classifier_fid"] < (3.0 if FULL_MNIST else 10.0)
+    assert protocol["num_samples"] == len(mnist_test)
+    assert (protocol["reference_split"], protocol["reference_size"]) == ("train", mnist_train_size)
     assert protocol["coverage_threshold"] == pytest.approx(0.01)
     assert protocol["feature_dim"] == 128 and protocol["evaluator_recipe_hash"] == EvaluatorRecipe().digest()
     directory = Classifier().cache_directory(mnist_context)
@@ -153,12 +167,14 @@ def test_the_cached_evaluator_is_reused(trained, mnist_context, mnist_test) -> N
 def test_one_digit_is_one_mode_far_from_the_data(trained, mnist_context, mnist_test) -> None:
     real = _evaluate(mnist_test.samples[:1000].float() / 127.5 - 1, mnist_context).values
     threes = mnist_test.samples[mnist_test.labels == 3][:1000].float() / 127.5 - 1
-    assert len(threes) == 1000
+    assert len(threes) == (1000 if FULL_MNIST else 100)
     values = _evaluate(threes, mnist_context).values
     print(f"\n1000 real images: {real}\n1000 threes: {values}")
-    assert values["modes_covered"] == 1
+    # 100 embedded threes: one stray prediction is 1% of them, so a "mode" (4 measured with a 92.5% evaluator).
+    assert values["modes_covered"] == 1 if FULL_MNIST else values["modes_covered"] <= 5
     assert values["class_kl"] > 1.5
-    assert math.log(10) - values["class_kl"] < 0.15  # KL of a point mass against ~uniform is about log 10
+    # KL of a point mass against ~uniform is about log 10 (the embedded threes' stray predictions lower it).
+    assert math.log(10) - values["class_kl"] < (0.15 if FULL_MNIST else 0.5)
     assert values["classifier_fid"] > 5 * real["classifier_fid"]
 
 
@@ -174,7 +190,7 @@ def test_noise_is_far_from_the_data(trained, mnist_context, mnist_test) -> None:
 def test_reference_statistics_are_cached_per_split(trained, mnist_context, mnist_test) -> None:
     context = dataclasses.replace(mnist_context, ref_split="test")
     result = _evaluate(mnist_test.samples[:1000].float() / 127.5 - 1, context)
-    assert (result.protocol["reference_split"], result.protocol["reference_size"]) == ("test", 10_000)
+    assert (result.protocol["reference_split"], result.protocol["reference_size"]) == ("test", len(mnist_test))
     assert (Classifier().cache_directory(context) / "reference-test.safetensors").is_file()
 
 
@@ -194,12 +210,16 @@ class Conditional(SampleSource):
             yield self.images[start : start + batch_size], self.labels[start : start + batch_size]
 
 
+#: Real test images per digit in ``digits_by_class``: the embedded digits hold 100 per class.
+PER_CLASS = 500 if FULL_MNIST else 100
+
+
 @pytest.fixture(scope="module")
 def digits_by_class(mnist_test) -> tuple[torch.Tensor, torch.Tensor]:
-    """500 real test images per digit, ordered as a balanced conditional source: sample ``i`` of class ``i % 10``."""
+    """PER_CLASS real test images per digit, ordered as a balanced conditional source: sample ``i`` of class ``i % 10``."""
     images, labels = mnist_test.batch(torch.arange(len(mnist_test)))
-    order = torch.stack([torch.nonzero(labels == k).flatten()[:500] for k in range(10)], 1).flatten()
-    assert (labels[order] == torch.arange(5000) % 10).all()
+    order = torch.stack([torch.nonzero(labels == k).flatten()[:PER_CLASS] for k in range(10)], 1).flatten()
+    assert (labels[order] == torch.arange(10 * PER_CLASS) % 10).all()
     return images[order], labels[order]
 
 
@@ -219,12 +239,13 @@ def test_within_class_collapse_is_caught_where_the_other_values_miss_it(trained,
     # Real digits are as diverse within each class as the reference (measured 0.97, intra-FID 16.9 at 500 per class).
     assert 0.7 < real.values["within_class_spread"] < 1.3
     assert 0 <= real.values["intra_class_fid"] < 40
-    assert (real.protocol["intra_class_classes"], real.protocol["intra_class_min_samples"]) == (10, 500)
+    assert (real.protocol["intra_class_classes"], real.protocol["intra_class_min_samples"]) == (10, PER_CLASS)
     assert len(real.protocol["intra_class_fid_per_class"]) == 10
-    # The collapsed source looks fine to the old values ...
-    assert collapsed.values["modes_covered"] == 10
-    assert collapsed.values["class_accuracy"] > 0.9
-    assert collapsed.values["class_kl"] < 0.05
+    # The collapsed source looks fine to the old values (with the embedded digits' 92.5% evaluator, the one
+    # image chosen for a class may be misread, moving all of that class: 9 of 10 covered, accuracy 0.9) ...
+    assert collapsed.values["modes_covered"] >= (10 if FULL_MNIST else 9)
+    assert collapsed.values["class_accuracy"] >= (0.9 if FULL_MNIST else 0.8)
+    assert collapsed.values["class_kl"] < (0.05 if FULL_MNIST else 0.25)
     # ... and not to the new ones (measured 0.0001 and 484).
     assert collapsed.values["within_class_spread"] < 0.05
     assert collapsed.values["intra_class_fid"] > 10 * real.values["intra_class_fid"]
@@ -271,7 +292,7 @@ def test_within_class_values_are_the_per_class_frechet_distance_and_trace_ratio(
 
 
 def test_an_old_reference_file_without_per_class_statistics_is_recomputed(
-    trained, mnist_context, digits_by_class, tmp_path
+    trained, mnist_context, digits_by_class, mnist_test, tmp_path
 ):
     context = dataclasses.replace(mnist_context, cache_dir=tmp_path, ref_split="test")
     directory = Classifier().cache_directory(context)
@@ -283,10 +304,10 @@ def test_an_old_reference_file_without_per_class_statistics_is_recomputed(
     metric = Classifier()
     images, labels = digits_by_class
     result = metric.compute(Conditional(images[:1000], labels[:1000]), dataclasses.replace(context, num_samples=1000))
-    assert metric.trainings == 0 and result.protocol["reference_size"] == 10_000
+    assert metric.trainings == 0 and result.protocol["reference_size"] == len(mnist_test)
     with safetensors.safe_open(str(directory / "reference-test.safetensors"), framework="pt") as handle:
         assert handle.metadata()["version"] == "2"
         counts, means, mean = (handle.get_tensor(k) for k in ("label_counts", "class_means", "mean"))
-    assert int(counts.sum()) == 10_000
+    assert int(counts.sum()) == len(mnist_test)
     # The per-class means weight back to the overall mean.
-    assert torch.allclose((counts.double()[:, None] * means).sum(0) / 10_000, mean, atol=1e-9)
+    assert torch.allclose((counts.double()[:, None] * means).sum(0) / len(mnist_test), mean, atol=1e-9)

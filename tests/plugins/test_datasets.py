@@ -27,8 +27,9 @@ from tests.conftest import REPO
 
 
 @pytest.fixture
-def mnist_root(data_root: Path) -> Path:
+def mnist_root(full_data_root: Path) -> Path:
     """The real data root, once it holds MNIST's idx files (``data_root`` checks only for ``MNIST/raw``)."""
+    data_root = full_data_root
     raw = data_root / "MNIST" / "raw"
     if not (raw / "t10k-images-idx3-ubyte").is_file():
         pytest.skip(f"real MNIST not found in {raw}")

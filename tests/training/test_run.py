@@ -12,6 +12,7 @@ import time
 import pytest
 from safetensors import safe_open
 
+from tests.conftest import split_size
 from tests.helpers import invoke, read_metrics, run_cli
 
 TOY = ("--arch", "mlp", "--loss", "bce", "--data", "ring8", "--batch-size", "32")
@@ -78,7 +79,7 @@ def test_mnist_runs_end_to_end_with_both_architectures(tmp_path, data_root):
     result = invoke("run", "--arch", "mlp", "--loss", "bce", "--data", "mnist", "--data-root", data_root,
                     "--steps", 6, "--batch-size", 32, "--log-every", 3, "--out", mlp)
     assert result.exit_code == 0, result.output
-    assert json.loads((mlp / "config.json").read_text())["resolved"]["dataset_size"] == 60000
+    assert json.loads((mlp / "config.json").read_text())["resolved"]["dataset_size"] == split_size(data_root, train=True)
     assert len(read_metrics(mlp)) == 2
 
     dcgan = tmp_path / "dcgan"
