@@ -9,7 +9,10 @@ classes covered, class KL) on the same noise, in two batch-norm modes:
   (:mod:`ganzoo.evaluation.standing`; what ``ganzoo sample``/``eval`` use),
   for the classic loop its momentum running averages;
 - ``batch``: train mode, batch norm uses the statistics of each batch of 64
-  (what pytorch/examples does when it draws its grids); buffers are restored.
+  (what pytorch/examples does when it draws its grids); buffers are restored;
+- ``momentum`` (ganzoo arms only): eval mode with the momentum running
+  averages the training itself kept (from the resumable state), i.e. what
+  ganzoo sampled before standing statistics.
 
 The metric's evaluator is the documented one for the data
 (:func:`ganzoo_plugins.metrics.classifier_net.recipe_for`: the VGG for
@@ -56,6 +59,8 @@ from ganzoo.compute.precision import autocast
 from ganzoo.evaluation.evaluate import EvalSettings, prepare_evaluation
 from ganzoo.evaluation.sampling import load_generator
 from ganzoo.registry import load_registry
+from ganzoo.storage.checkpoint import read_checkpoint
+from ganzoo.training.recovery import STATE_KIND
 
 #: Architecture options of the classic loop's networks, per architecture.
 CLASSIC_OPTIONS = {"dcgan": {"base_width": 128}, "mlp": {}}
@@ -69,7 +74,7 @@ GANZOO_ARMS = {
     "w128-fp32": ["--arch-option", "base_width=128", "--precision", "fp32"],
 }
 
-BN_MODES = ("running", "batch")
+BN_MODES = ("running", "batch", "momentum")
 SAMPLE_BATCH = 64
 NOISE_SEED = 1234
 
@@ -145,15 +150,21 @@ def sample(generator, count, mode, precision, device) -> torch.Tensor:
 
 
 def evaluate(out: Path, data: str, num_samples: int, registry, device) -> list[dict]:
-    generator, precision, _info = load_arm(out, registry, device)
+    generator, precision, info = load_arm(out, registry, device)
     dataset = registry.dataset(data)
     spec = dataset.spec_for(DATA_ROOT)
     evaluation = prepare_evaluation(["classifier"], registry, dataset=dataset, spec=spec, data_root=DATA_ROOT,
                                     data_options={}, device=device,
                                     settings=EvalSettings(num_samples=num_samples, download=False))
     rows = []
-    for mode in BN_MODES:
-        samples = ganzoo.TensorSamples(sample(generator, num_samples, mode, precision, device), spec)
+    # The classic loop's running statistics are its momentum averages: no third mode.
+    for mode in BN_MODES if info["kind"] == "ganzoo" else ("running", "batch"):
+        if mode == "momentum":
+            state, _ = read_checkpoint(out / "run" / "checkpoints" / "state.safetensors", STATE_KIND)
+            generator.load_state_dict({name[len("generator."):]: value for name, value in state.items()
+                                       if name.startswith("generator.")})
+        network_mode = "running" if mode == "momentum" else mode
+        samples = ganzoo.TensorSamples(sample(generator, num_samples, network_mode, precision, device), spec)
         result = evaluation.run(samples)["classifier"]
         rows.append({"bn_mode": mode, **result.values, "protocol": result.protocol})
     return rows
