@@ -1,7 +1,8 @@
 """Tests for the dataset plugins: MNIST/CIFAR-10 on the real data, image folders, the 2-D toys.
 
-The real data comes from the ``data_root`` fixture (``$GANZOO_TEST_DATA``, else
-``../shared/data``; see ``shared/README.md``); those tests skip when it is absent.
+The real data comes from the ``full_data_root`` fixture (``$GANZOO_TEST_DATA``, else
+``../shared/data``; see ``shared/README.md``); the tests of the real files skip when it
+is absent (tests/conftest.py).
 Nothing here needs the network.
 """
 
