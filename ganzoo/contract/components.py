@@ -151,6 +151,12 @@ class Loss:
     name: str = ""
     description: str = ""
     defaults: Mapping[str, Any] = {}
+    #: True for objectives whose generator loss also reads D's logits on real
+    #: data (relativistic losses): the trainer then evaluates the updated D on
+    #: the step's real batch during G's update and passes those logits,
+    #: detached, as ``generator_loss(fake_logits, real_logits)``. False (the
+    #: default) keeps the one-argument call, and the extra D pass is skipped.
+    generator_needs_real: bool = False
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         """The discriminator's (critic's) loss for one batch of real and fake logits.
@@ -169,6 +175,12 @@ class Loss:
 
         Args:
             fake_logits: D's outputs on generated samples, flattened to shape ``(N,)``.
+
+        A loss with :attr:`generator_needs_real` set is called with a second
+        argument, ``real_logits``: D's outputs on the step's real batch, shape
+        ``(N,)``, detached (the generator's gradient flows through
+        ``fake_logits`` only); it declares ``generator_loss(self, fake_logits,
+        real_logits)``.
 
         Returns:
             The scalar loss to minimise.

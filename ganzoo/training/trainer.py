@@ -112,7 +112,7 @@ class AdversarialTrainer:
             with torch.set_grad_enabled(keep_graph), self.precision.autocast():
                 fake = self._generate(len(real), labels)
             d_loss, penalty = self._update_discriminator(real, fake.detach(), labels)
-        g_loss = self._update_generator(fake, labels)
+        g_loss = self._update_generator(fake, labels, real)
         # A loss without a penalty returns 0.0; a zero on the device avoids a host-to-device copy per step.
         penalty = penalty.detach() if torch.is_tensor(penalty) else torch.zeros_like(d_loss).add_(penalty)
         return StepLosses(d_loss.detach(), g_loss.detach(), penalty)
@@ -149,13 +149,19 @@ class AdversarialTrainer:
         self.precision.step("discriminator", loss + penalty, self.optimizer_d, lambda: self._clip(self.discriminator))
         return loss, penalty
 
-    def _update_generator(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def _update_generator(self, fake: torch.Tensor, labels: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         # Freezing D skips computing its parameter gradients, which G's update never uses.
         self.discriminator.requires_grad_(False)
         try:
             with self.precision.autocast():
                 logits, class_logits = self._discriminate(fake, labels, frozen=True)
-                loss = self.loss.generator_loss(logits) + _class_loss(class_logits, labels)
+                if self.loss.generator_needs_real:
+                    with torch.no_grad():
+                        real_logits, _ = self._discriminate(real, labels, frozen=True)
+                    adversarial = self.loss.generator_loss(logits, real_logits)
+                else:
+                    adversarial = self.loss.generator_loss(logits)
+                loss = adversarial + _class_loss(class_logits, labels)
             self.optimizer_g.zero_grad(set_to_none=True)
             self.precision.step("generator", loss, self.optimizer_g, lambda: self._clip(self.generator))
         finally:

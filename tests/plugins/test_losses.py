@@ -1,4 +1,4 @@
-"""Tests for the built-in losses: bce, minimax, mse, hinge and wgan-gp."""
+"""Tests for the built-in losses: bce, minimax, mse, hinge, wgan-gp, ragan and rahinge."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from torch import nn
 
 import ganzoo.contract.hookspecs
 from ganzoo.contract import LOSS_DEFAULT_KEYS, Loss
-from ganzoo_plugins.losses import divergence, hinge, wgan_gp
+from ganzoo_plugins.losses import divergence, hinge, relativistic, wgan_gp
 
-PLUGIN_MODULES = (divergence, hinge, wgan_gp)
-ALL_NAMES = {"bce", "minimax", "mse", "hinge", "wgan-gp"}
+PLUGIN_MODULES = (divergence, hinge, wgan_gp, relativistic)
+ALL_NAMES = {"bce", "minimax", "mse", "hinge", "wgan-gp", "ragan", "rahinge"}
+RELATIVISTIC = ("ragan", "rahinge")
 
 
 def _registered_losses() -> list[Loss]:
@@ -40,7 +41,18 @@ def _bce_d(r, f):
     return -torch.log(torch.sigmoid(r)).mean() - torch.log(1 - torch.sigmoid(f)).mean()
 
 
+def _ragan(r, f):
+    """Jolicoeur-Martineau (2019), eq. for RaSGAN, halved as in the reference code."""
+    return -(torch.log(torch.sigmoid(r - f.mean())).mean() + torch.log(1 - torch.sigmoid(f - r.mean())).mean()) / 2
+
+
+def _rahinge(r, f):
+    return (torch.clamp(1 - (r - f.mean()), min=0).mean() + torch.clamp(1 + (f - r.mean()), min=0).mean()) / 2
+
+
 REFERENCE_D = {
+    "ragan": _ragan,
+    "rahinge": _rahinge,
     "bce": _bce_d,
     "minimax": _bce_d,
     "mse": lambda r, f: ((r - 1) ** 2).mean() / 2 + (f**2).mean() / 2,
@@ -49,13 +61,22 @@ REFERENCE_D = {
     ),
     "wgan-gp": lambda r, f: f.mean() - r.mean(),
 }
+# Generator references take (fake, real); only the relativistic ones read real. Their G loss is
+# D's with the roles of real and fake swapped.
 REFERENCE_G = {
-    "bce": lambda f: -torch.log(torch.sigmoid(f)).mean(),
-    "minimax": lambda f: torch.log(1 - torch.sigmoid(f)).mean(),
-    "mse": lambda f: ((f - 1) ** 2).mean() / 2,
-    "hinge": lambda f: -f.mean(),
-    "wgan-gp": lambda f: -f.mean(),
+    "bce": lambda f, r: -torch.log(torch.sigmoid(f)).mean(),
+    "minimax": lambda f, r: torch.log(1 - torch.sigmoid(f)).mean(),
+    "mse": lambda f, r: ((f - 1) ** 2).mean() / 2,
+    "hinge": lambda f, r: -f.mean(),
+    "wgan-gp": lambda f, r: -f.mean(),
+    "ragan": lambda f, r: _ragan(f, r),
+    "rahinge": lambda f, r: _rahinge(f, r),
 }
+
+
+def _generator_loss(loss, fake, real):
+    """The call the trainer makes: with the real logits only for losses that ask for them."""
+    return loss.generator_loss(fake, real) if loss.generator_needs_real else loss.generator_loss(fake)
 
 
 # ---------------------------------------------------------------- registration
@@ -96,8 +117,8 @@ def test_wgan_gp_defaults_and_weight(losses):
     assert loss.gp_weight == 10
 
 
-@pytest.mark.parametrize("name", ["bce", "minimax", "mse", "hinge"])
-def test_divergence_and_hinge_have_no_penalty_or_defaults(losses, name):
+@pytest.mark.parametrize("name", ["bce", "minimax", "mse", "hinge", *RELATIVISTIC])
+def test_divergence_hinge_and_relativistic_have_no_penalty_or_defaults(losses, name):
     loss = losses[name]
     critic = nn.Linear(4, 1)
     real, fake = torch.randn(3, 4), torch.randn(3, 4)
@@ -116,10 +137,10 @@ def test_losses_match_reference_on_random_logits(losses, name):
     fake = torch.randn(64, generator=gen, dtype=torch.float64) * 3
     loss = losses[name]
     d = loss.discriminator_loss(real, fake)
-    g = loss.generator_loss(fake)
+    g = _generator_loss(loss, fake, real)
     assert d.shape == () and g.shape == ()
     torch.testing.assert_close(d, REFERENCE_D[name](real, fake), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(g, REFERENCE_G[name](fake), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g, REFERENCE_G[name](fake, real), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(ALL_NAMES))
@@ -128,7 +149,7 @@ def test_losses_accept_float32_vectors_and_backpropagate(losses, name):
     fake = torch.randn(8, requires_grad=True)
     loss = losses[name]
     d = loss.discriminator_loss(real, fake)
-    g = loss.generator_loss(fake)
+    g = _generator_loss(loss, fake, real)
     assert d.shape == () and d.dtype == torch.float32
     assert g.shape == () and g.dtype == torch.float32
     (d + g).backward()
@@ -178,6 +199,45 @@ def test_wgan_known_values(losses):
 
 
 # ---------------------------------------------------------------- stability
+
+
+def test_relativistic_known_values(losses):
+    zero = _t(0.0, 0.0)
+    ragan, rahinge = losses["ragan"], losses["rahinge"]
+    # Equal logits: every relative logit is 0.
+    assert ragan.discriminator_loss(zero, zero).item() == pytest.approx(math.log(2))
+    assert ragan.generator_loss(zero, zero).item() == pytest.approx(math.log(2))
+    assert rahinge.discriminator_loss(zero, zero).item() == pytest.approx(1.0)
+    assert rahinge.generator_loss(zero, zero).item() == pytest.approx(1.0)
+    # Real logits 2 above every fake one: D's hinge is satisfied on both sides (relative logits +2 / -2),
+    # G's is violated by 3 on both.
+    real, fake = _t(3.0, 3.0), _t(1.0, 1.0)
+    assert rahinge.discriminator_loss(real, fake).item() == 0.0
+    assert rahinge.generator_loss(fake, real).item() == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("name", RELATIVISTIC)
+def test_relativistic_losses_depend_only_on_logit_differences(losses, name):
+    """Shifting every logit by the same constant changes no relative logit, so no loss."""
+    gen = torch.Generator().manual_seed(3)
+    real, fake = torch.randn(16, generator=gen, dtype=torch.float64), torch.randn(16, generator=gen, dtype=torch.float64)
+    loss = losses[name]
+    torch.testing.assert_close(loss.discriminator_loss(real + 5, fake + 5), loss.discriminator_loss(real, fake))
+    torch.testing.assert_close(loss.generator_loss(fake - 2, real - 2), loss.generator_loss(fake, real))
+
+
+@pytest.mark.parametrize("name", RELATIVISTIC)
+def test_relativistic_generator_gradient_reaches_every_fake_through_the_mean(losses, name):
+    """G's loss pushes each fake logit up, including through mean(fake) in the real term."""
+    real = torch.tensor([2.0, 0.5, -0.5])
+    fake = torch.tensor([0.0, -1.0, 0.3], requires_grad=True)
+    losses[name].generator_loss(fake, real).backward()
+    assert (fake.grad < 0).all()  # minimising it raises every fake logit
+
+
+def test_only_relativistic_losses_ask_for_real_logits_in_the_generator_loss(losses):
+    assert {name for name, loss in losses.items() if loss.generator_needs_real} == set(RELATIVISTIC)
+    assert Loss.generator_needs_real is False
 
 
 def test_logistic_losses_are_stable_at_extreme_logits(losses):
