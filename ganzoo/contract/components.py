@@ -21,6 +21,7 @@ LOSS_DEFAULT_KEYS: Mapping[str, str] = {
     "lr_g": "generator Adam learning rate (float)",
     "lr_d": "discriminator Adam learning rate (float)",
     "betas": "Adam betas for both optimizers (pair of floats)",
+    "optimizer": "the optimizer of both networks: adam, adamw or rmsprop (str)",
     "architecture_options": "options passed to Architecture.build, applied only "
     "where the architecture declares them (mapping)",
 }
@@ -206,6 +207,17 @@ class Loss:
             with respect to the discriminator's parameters only.
         """
         return 0.0
+
+    def after_discriminator_step(self, discriminator: nn.Module) -> None:
+        """Called after every discriminator optimizer step, under ``torch.no_grad()`` (default: nothing).
+
+        For constraints a loss imposes on the critic's weights directly, such
+        as WGAN's weight clipping. ``discriminator`` is the plain module
+        (never a DistributedDataParallel or compiled wrapper); changing its
+        parameters in place is what this hook is for. Every process calls it
+        with the same weights, so a deterministic change keeps the replicas
+        identical.
+        """
 
 
 class Dataset:

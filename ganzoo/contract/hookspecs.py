@@ -73,8 +73,10 @@ def register_losses(register: Callable[[Loss], None]) -> None:
 
     The return value is ignored. A loss owns everything that is specific to
     its objective: the link function on the logits, a gradient penalty
-    (:meth:`~ganzoo.Loss.penalty`) and the training settings it needs
-    (``n_critic``, learning rates, Adam betas, architecture options).
+    (:meth:`~ganzoo.Loss.penalty`), a constraint on the critic's weights
+    (:meth:`~ganzoo.Loss.after_discriminator_step`) and the training settings
+    it needs (``n_critic``, learning rates, optimizer and Adam betas,
+    architecture options).
     """
 
 

@@ -25,7 +25,10 @@ TRAINER_DEFAULTS: Mapping[str, Any] = {
     "lr_g": 2e-4,
     "lr_d": 2e-4,
     "betas": (0.5, 0.999),
+    "optimizer": "adam",
 }
+#: ``--optimizer`` values (see :func:`ganzoo.training.fastpath.make_optimizer`).
+OPTIMIZER_CHOICES = ("adam", "adamw", "rmsprop")
 DEFAULT_STEPS = 10_000
 #: Steps are counted in 64-bit integers on the device.
 MAX_STEPS = 2**63 - 1
@@ -48,6 +51,7 @@ class RunConfig:
     lr_d: float | None = None
     betas: tuple[float, float] | None = None
     n_critic: int | None = None
+    optimizer: str | None = None
     latent_dim: int = 100
     seed: int = 0
     device: str = "auto"
@@ -90,6 +94,8 @@ class RunConfig:
                 raise GanzooError(f"--{name.replace('_', '-')} must be at most 2**63 - 1, got {getattr(self, name)}")
         if not 0 <= self.seed <= MAX_SEED:
             raise GanzooError(f"--seed must lie in 0..{MAX_SEED} (32 bits), got {self.seed}")
+        if self.optimizer is not None and self.optimizer not in OPTIMIZER_CHOICES:
+            raise GanzooError(f"unknown --optimizer '{self.optimizer}'. Valid choices: {', '.join(OPTIMIZER_CHOICES)}.")
         if self.on_nan not in ON_NAN_CHOICES:
             raise GanzooError(f"unknown --on-nan '{self.on_nan}'. Valid choices: {', '.join(ON_NAN_CHOICES)}.")
         if self.steps is not None and self.epochs is not None:
@@ -163,6 +169,9 @@ def resolve_hyperparameters(config: RunConfig, loss: Loss) -> dict[str, Any]:
             resolved[key] = loss.defaults.get(key, fallback)
     resolved["betas"] = tuple(float(b) for b in resolved["betas"])
     resolved["n_critic"] = int(resolved["n_critic"])
+    if resolved["optimizer"] not in OPTIMIZER_CHOICES:
+        raise GanzooError(f"loss '{loss.name}' asks for optimizer '{resolved['optimizer']}'; "
+                          f"valid choices: {', '.join(OPTIMIZER_CHOICES)}")
     return resolved
 
 

@@ -17,7 +17,7 @@ from torch import nn
 from ganzoo.storage.checkpoint import load_module, load_optimizer, module_tensors, optimizer_parts
 from ganzoo.contract.components import Loss
 from ganzoo.distributed.world import World
-from ganzoo.training.fastpath import adam, compiled, prefer_channels_last
+from ganzoo.training.fastpath import compiled, make_optimizer, prefer_channels_last
 from ganzoo.compute.precision import Precision
 
 
@@ -31,7 +31,7 @@ class StepLosses:
 
 
 class AdversarialTrainer:
-    """Owns the two networks, their Adam optimizers and the noise RNG; runs steps.
+    """Owns the two networks, their optimizers and the noise RNG; runs steps.
 
     Args:
         generator, discriminator: from ``Architecture.build``, already on ``device``.
@@ -39,7 +39,8 @@ class AdversarialTrainer:
         batches: an iterator of ``(real, labels)`` on ``device``.
         latent_dim: size of ``z``.
         n_critic: discriminator updates per generator update.
-        lr_g, lr_d, betas: Adam settings.
+        lr_g, lr_d, betas: optimizer settings (betas for Adam and AdamW).
+        optimizer: ``adam``, ``adamw`` or ``rmsprop``, for both networks.
         grad_clip: max gradient norm for both networks, or None.
         conditional: pass labels to both networks.
         device: where the networks live.
@@ -54,7 +55,7 @@ class AdversarialTrainer:
             would with the whole batch.
 
     Convolutional networks are switched to channels-last memory format and
-    Adam runs fused where the device supports it (see :mod:`ganzoo.training.fastpath`).
+    the optimizers run fused where the device supports it (see :mod:`ganzoo.training.fastpath`).
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class AdversarialTrainer:
         precision: str = "fp32",
         compile: bool = False,
         world: World | None = None,
+        optimizer: str = "adam",
     ) -> None:
         self.generator = prefer_channels_last(generator)
         self.discriminator = prefer_channels_last(discriminator)
@@ -86,8 +88,8 @@ class AdversarialTrainer:
         self.grad_clip = grad_clip
         self.conditional = conditional
         self.device = device
-        self.optimizer_g = adam(generator, lr=lr_g, betas=betas)
-        self.optimizer_d = adam(discriminator, lr=lr_d, betas=betas)
+        self.optimizer_g = make_optimizer(optimizer, generator, lr=lr_g, betas=betas)
+        self.optimizer_d = make_optimizer(optimizer, discriminator, lr=lr_d, betas=betas)
         self.noise_rng = torch.Generator(device=device).manual_seed(seed)
         self.precision = Precision(precision, device)
         self.world = world or World.single(device)
@@ -147,6 +149,8 @@ class AdversarialTrainer:
             penalty = self.loss.penalty(lambda samples: self._discriminate(samples, labels)[0], real, fake)
         self.optimizer_d.zero_grad(set_to_none=True)
         self.precision.step("discriminator", loss + penalty, self.optimizer_d, lambda: self._clip(self.discriminator))
+        with torch.no_grad():
+            self.loss.after_discriminator_step(self.discriminator)
         return loss, penalty
 
     def _update_generator(self, fake: torch.Tensor, labels: torch.Tensor, real: torch.Tensor) -> torch.Tensor:

@@ -14,8 +14,9 @@ TOY = ("--arch", "mlp", "--loss", "bce", "--data", "ring8")
     [
         (("--arch", "dcgn", "--loss", "bce", "--data", "ring8"),
          ["unknown architecture 'dcgn'", "Did you mean 'dcgan'?", "Valid choices: cdcgan, cmlp, dcgan, mlp"]),
-        (("--arch", "mlp", "--loss", "wgan", "--data", "ring8"),
-         ["unknown loss 'wgan'", "Did you mean 'wgan-gp'?", "bce, hinge, minimax, mse, wgan-gp"]),
+        (("--arch", "mlp", "--loss", "wgan-pg", "--data", "ring8"),
+         ["unknown loss 'wgan-pg'", "Did you mean 'wgan-gp'?", "bce, hinge, minimax, mse, ragan, rahinge, wgan, wgan-gp"]),
+        ((*TOY, "--optimizer", "sgd"), ["--optimizer", "'sgd' is not one of 'adam', 'adamw', 'rmsprop'"]),
         (("--arch", "mlp", "--loss", "bce", "--data", "mnsit"), ["unknown dataset 'mnsit'", "Did you mean 'mnist'?"]),
         (("--arch", "dcgan", "--loss", "bce", "--data", "grid25"), ["dcgan supports square images of size 28, 32 or 64", "(2,)"]),
         ((*TOY, "--arch-option", "depth=3"), ["--arch-option", "'depth'", "generator_widths"]),

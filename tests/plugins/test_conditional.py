@@ -70,7 +70,7 @@ def test_unknown_head_and_unlabelled_data_are_one_line_errors(archs, tmp_path):
         build(archs["cdcgan"], (1, 28, 28), "projection", classes=1)
 
 
-LOSSES = ["bce", "minimax", "mse", "hinge", "wgan-gp", "ragan", "rahinge"]
+LOSSES = ["bce", "minimax", "mse", "hinge", "wgan", "wgan-gp", "ragan", "rahinge"]
 
 
 @pytest.mark.parametrize("loss", LOSSES)

@@ -1,4 +1,4 @@
-"""Tests for the built-in losses: bce, minimax, mse, hinge, wgan-gp, ragan and rahinge."""
+"""Tests for the built-in losses: bce, minimax, mse, hinge, wgan, wgan-gp, ragan and rahinge."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from torch import nn
 
 import ganzoo.contract.hookspecs
 from ganzoo.contract import LOSS_DEFAULT_KEYS, Loss
-from ganzoo_plugins.losses import divergence, hinge, relativistic, wgan_gp
+from ganzoo_plugins.losses import divergence, hinge, relativistic, wgan, wgan_gp
 
-PLUGIN_MODULES = (divergence, hinge, wgan_gp, relativistic)
-ALL_NAMES = {"bce", "minimax", "mse", "hinge", "wgan-gp", "ragan", "rahinge"}
+PLUGIN_MODULES = (divergence, hinge, wgan, wgan_gp, relativistic)
+ALL_NAMES = {"bce", "minimax", "mse", "hinge", "wgan", "wgan-gp", "ragan", "rahinge"}
 RELATIVISTIC = ("ragan", "rahinge")
 
 
@@ -60,6 +60,7 @@ REFERENCE_D = {
         torch.where(r < 1, 1 - r, 0.0).mean() + torch.where(f > -1, 1 + f, 0.0).mean()
     ),
     "wgan-gp": lambda r, f: f.mean() - r.mean(),
+    "wgan": lambda r, f: f.mean() - r.mean(),
 }
 # Generator references take (fake, real); only the relativistic ones read real. Their G loss is
 # D's with the roles of real and fake swapped.
@@ -69,6 +70,7 @@ REFERENCE_G = {
     "mse": lambda f, r: ((f - 1) ** 2).mean() / 2,
     "hinge": lambda f, r: -f.mean(),
     "wgan-gp": lambda f, r: -f.mean(),
+    "wgan": lambda f, r: -f.mean(),
     "ragan": lambda f, r: _ragan(f, r),
     "rahinge": lambda f, r: _rahinge(f, r),
 }
@@ -115,6 +117,36 @@ def test_wgan_gp_defaults_and_weight(losses):
         "architecture_options": {"discriminator_batch_norm": False},
     }
     assert loss.gp_weight == 10
+
+
+def test_wgan_defaults_are_the_papers(losses):
+    loss = losses["wgan"]
+    assert dict(loss.defaults) == {"n_critic": 5, "lr_g": 5e-5, "lr_d": 5e-5, "optimizer": "rmsprop"}
+    assert loss.clip == 0.01
+    assert type(loss).penalty is Loss.penalty
+
+
+def test_wgan_clips_every_critic_parameter_and_leaves_the_rest(losses):
+    critic = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    with torch.no_grad():
+        for parameter in critic.parameters():
+            parameter.copy_(torch.linspace(-0.05, 0.05, parameter.numel()).reshape(parameter.shape))
+    before = [p.clone() for p in critic.parameters()]
+    running = critic[1].running_var.clone()
+    with torch.no_grad():
+        losses["wgan"].after_discriminator_step(critic)
+    for old, new in zip(before, critic.parameters()):
+        torch.testing.assert_close(new, old.clamp(-0.01, 0.01))
+    assert critic[1].running_var.equal(running)  # buffers are not weights
+
+
+def test_other_losses_leave_the_critic_alone_after_its_step(losses):
+    critic = nn.Linear(3, 1)
+    before = [p.clone() for p in critic.parameters()]
+    for name in ALL_NAMES - {"wgan"}:
+        with torch.no_grad():
+            losses[name].after_discriminator_step(critic)
+        assert all(old.equal(new) for old, new in zip(before, critic.parameters())), name
 
 
 @pytest.mark.parametrize("name", ["bce", "minimax", "mse", "hinge", *RELATIVISTIC])

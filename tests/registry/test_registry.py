@@ -13,7 +13,7 @@ from tests.helpers import assert_one_line_error, invoke, run_cli
 
 BUILTIN_COMPONENTS = {
     "architectures": {"mlp", "dcgan", "cmlp", "cdcgan"},
-    "losses": {"bce", "minimax", "mse", "wgan-gp", "hinge", "ragan", "rahinge"},
+    "losses": {"bce", "minimax", "mse", "wgan", "wgan-gp", "hinge", "ragan", "rahinge"},
     "datasets": {"mnist", "cifar10", "folder", "ring8", "grid25", "mnist-mini"},
     "metrics": {"fid", "is", "kid", "prc", "classifier", "cas", "modes"},
     "loggers": {"tensorboard"},
