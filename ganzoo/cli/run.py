@@ -18,7 +18,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.evaluation.evaluate import REF_SPLITS, split_names
 from ganzoo.registry import Registry
 from ganzoo.registry.options import parse_assignments
-from ganzoo.storage.config import ON_NAN_CHOICES, OPTIMIZER_CHOICES, RunConfig
+from ganzoo.storage.config import LR_SCHEDULE_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES, RunConfig
 from ganzoo.storage.rundir import rerun_config
 from ganzoo.training.runner import SilentReporter, continues_after_restart, resume_run, start_run
 from ganzoo.version import __version__
@@ -36,6 +36,8 @@ from ganzoo.version import __version__
 @click.option("--betas", help="Adam betas as B1,B2 (default: the loss's, else 0.5,0.999).")
 @click.option("--optimizer", type=click.Choice(OPTIMIZER_CHOICES),
               help="adam (default), adamw or rmsprop, for both networks (default: the loss's, else adam).")
+@click.option("--lr-schedule", type=click.Choice(LR_SCHEDULE_CHOICES),
+              help="constant (default) or linear: both learning rates decay linearly to zero at the last step.")
 @click.option("--n-critic", type=positive_int(), help="Discriminator steps per generator step (default: the loss's, else 1).")
 @click.option("--latent-dim", type=positive_int(), help="Size of the noise vector z (default 100).")
 @click.option("--seed", type=int, help="Random seed (default 0); CPU runs repeat exactly.")

@@ -29,6 +29,8 @@ TRAINER_DEFAULTS: Mapping[str, Any] = {
 }
 #: ``--optimizer`` values (see :func:`ganzoo.training.fastpath.make_optimizer`).
 OPTIMIZER_CHOICES = ("adam", "adamw", "rmsprop")
+#: ``--lr-schedule`` values (see :func:`ganzoo.training.schedules.lr_factor`).
+LR_SCHEDULE_CHOICES = ("constant", "linear")
 DEFAULT_STEPS = 10_000
 #: Steps are counted in 64-bit integers on the device.
 MAX_STEPS = 2**63 - 1
@@ -52,6 +54,7 @@ class RunConfig:
     betas: tuple[float, float] | None = None
     n_critic: int | None = None
     optimizer: str | None = None
+    lr_schedule: str = "constant"
     latent_dim: int = 100
     seed: int = 0
     device: str = "auto"
@@ -96,6 +99,9 @@ class RunConfig:
             raise GanzooError(f"--seed must lie in 0..{MAX_SEED} (32 bits), got {self.seed}")
         if self.optimizer is not None and self.optimizer not in OPTIMIZER_CHOICES:
             raise GanzooError(f"unknown --optimizer '{self.optimizer}'. Valid choices: {', '.join(OPTIMIZER_CHOICES)}.")
+        if self.lr_schedule not in LR_SCHEDULE_CHOICES:
+            raise GanzooError(f"unknown --lr-schedule '{self.lr_schedule}'. "
+                              f"Valid choices: {', '.join(LR_SCHEDULE_CHOICES)}.")
         if self.on_nan not in ON_NAN_CHOICES:
             raise GanzooError(f"unknown --on-nan '{self.on_nan}'. Valid choices: {', '.join(ON_NAN_CHOICES)}.")
         if self.steps is not None and self.epochs is not None:

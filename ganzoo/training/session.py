@@ -14,10 +14,11 @@ from ganzoo.distributed.world import World, is_peer_lost
 from ganzoo.errors import GanzooError
 from ganzoo.storage.rundir import RunDir
 from ganzoo.training.assembly import Assembly
-from ganzoo.training.divergence import DivergedError, DivergenceGuard, divergence_message
+from ganzoo.training.divergence import DivergedError, DivergenceGuard, divergence_message, set_lr_scale
 from ganzoo.training.outputs import BestCheckpoint, SamplingGenerator, fixed_noise, write_checkpoint_files, write_grid
 from ganzoo.training.recovery import batches_at, restore, roll_back
 from ganzoo.training.reporting import Reporter, RunOutcome, SilentReporter
+from ganzoo.training.schedules import lr_factor
 from ganzoo.training.run_support import (Due, LoggerFanOut, LossWindow, PluginHookError, StopRequest, after_plugin_error,
                                          housekeeping_due, stop_on_signals)
 from ganzoo.training.trainer import AdversarialTrainer
@@ -123,6 +124,10 @@ class TrainingSession:
             stopping = stop_flag.exchange(stop.is_set())
             if stopping:
                 break
+            if config.lr_schedule != "constant":
+                hyper = self.assembly.hyperparameters
+                factor = lr_factor(config.lr_schedule, self.step, total)
+                set_lr_scale(self.trainer, hyper["lr_g"], hyper["lr_d"], self.guard.lr_scale * factor)
             losses = self.window.add(self.trainer.step())
             self.step += 1
             self.guard.update(losses, self.step)

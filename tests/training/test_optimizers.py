@@ -1,8 +1,10 @@
-"""--optimizer, Loss.defaults["optimizer"] and Loss.after_discriminator_step, through real runs."""
+"""--optimizer, Loss.defaults["optimizer"], Loss.after_discriminator_step and --lr-schedule, through real runs."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import types
 
 import pytest
@@ -10,6 +12,8 @@ import torch
 from safetensors import safe_open
 
 import ganzoo
+from ganzoo.storage.checkpoint import read_checkpoint
+from ganzoo.training.recovery import STATE_KIND
 from tests.helpers import invoke, read_metrics
 
 TOY = ("--arch", "mlp", "--data", "ring8", "--batch-size", "16", "--log-every", "1")
@@ -54,14 +58,16 @@ def test_the_user_overrides_the_losss_optimizer(tmp_path):
     assert _resolved(default)["optimizer"] == "adam"
 
 
-@pytest.mark.parametrize(("loss", "optimizer"), [("wgan", None), ("bce", "adamw"), ("hinge", "rmsprop")])
-def test_resume_is_exact_with_every_optimizer(tmp_path, loss, optimizer):
-    common = ("--loss", loss, *TOY, "--checkpoint-every", "100", "--seed", "3",
-              *(("--optimizer", optimizer) if optimizer else ()))
+@pytest.mark.parametrize("extra", [("--loss", "wgan"), ("--loss", "bce", "--optimizer", "adamw"),
+                                   ("--loss", "hinge", "--optimizer", "rmsprop", "--lr-schedule", "linear")])
+def test_resume_is_exact_with_every_optimizer_and_schedule(tmp_path, extra):
+    """Interrupted at step 3 of 6 (the total, and so the linear schedule, unchanged), then resumed."""
+    common = (*extra, *TOY, "--checkpoint-every", "100", "--seed", "3", "--steps", 6)
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert invoke("run", *common, "--steps", 6, "--out", straight).exit_code == 0
-    assert invoke("run", *common, "--steps", 3, "--out", split).exit_code == 0
-    result = invoke("run", "--resume", split, "--steps", 6)
+    assert invoke("run", *common, "--out", straight).exit_code == 0
+    interrupted = invoke("run", *common, "--out", split, extra_plugins=[_interrupt_after(3)])
+    assert interrupted.exit_code == 130, interrupted.output
+    result = invoke("run", "--resume", split)
     assert result.exit_code == 0, result.output
     assert [r["d_loss"] for r in read_metrics(split)] == [r["d_loss"] for r in read_metrics(straight)]
     expected, resumed = _state(straight), _state(split)
@@ -69,11 +75,46 @@ def test_resume_is_exact_with_every_optimizer(tmp_path, loss, optimizer):
     assert all(expected[key].equal(resumed[key]) for key in expected)
 
 
-def test_resume_refuses_another_optimizer(tmp_path):
+def _interrupt_after(stop_step: int) -> types.ModuleType:
+    """A lifecycle plugin that delivers SIGINT (a user's Ctrl-C) to this process after ``stop_step``."""
+    plugin = types.ModuleType("interrupter")
+
+    @ganzoo.hookimpl
+    def on_step_end(run, step, record):
+        if step == stop_step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    plugin.on_step_end = on_step_end
+    return plugin
+
+
+def test_resume_refuses_another_optimizer_or_schedule(tmp_path):
     out = tmp_path / "run"
     assert invoke("run", *TOY, "--loss", "bce", "--steps", 1, "--out", out).exit_code == 0
     result = invoke("run", "--resume", out, "--steps", 2, "--optimizer", "rmsprop")
     assert result.exit_code == 2 and "cannot change --optimizer when resuming" in result.output
+    result = invoke("run", "--resume", out, "--steps", 2, "--lr-schedule", "linear")
+    assert result.exit_code == 2 and "cannot change --lr-schedule when resuming" in result.output
+
+
+def _last_learning_rates(run) -> tuple[float, float]:
+    _, meta = read_checkpoint(run / "checkpoints" / "state.safetensors", STATE_KIND)
+    return tuple(meta[name]["param_groups"][0]["lr"] for name in ("optimizer_g", "optimizer_d"))
+
+
+def test_a_linear_schedule_decays_both_learning_rates_towards_zero_at_the_last_step(tmp_path):
+    linear, constant = tmp_path / "linear", tmp_path / "constant"
+    common = (*TOY, "--loss", "bce", "--steps", 4, "--lr-g", "0.001", "--lr-d", "0.0004", "--seed", "1")
+    assert invoke("run", *common, "--lr-schedule", "linear", "--out", linear).exit_code == 0
+    assert invoke("run", *common, "--out", constant).exit_code == 0
+    # The 4th step ran at 1 - 3/4 of the base rates.
+    assert _last_learning_rates(linear) == pytest.approx((0.001 / 4, 0.0004 / 4))
+    assert _last_learning_rates(constant) == (0.001, 0.0004)
+    assert json.loads((linear / "config.json").read_text())["config"]["lr_schedule"] == "linear"
+    # The first step is the same; later ones train at lower rates.
+    linear_losses, constant_losses = read_metrics(linear), read_metrics(constant)
+    assert linear_losses[0]["d_loss"] == constant_losses[0]["d_loss"]
+    assert linear_losses[-1]["d_loss"] != constant_losses[-1]["d_loss"]
 
 
 class UnknownOptimizerLoss(ganzoo.Loss):
