@@ -18,8 +18,8 @@ from torch import nn
 #: Keys a :attr:`Loss.defaults` mapping may contain, with what they set.
 LOSS_DEFAULT_KEYS: Mapping[str, str] = {
     "n_critic": "discriminator steps per generator step (int)",
-    "lr_g": "generator Adam learning rate (float)",
-    "lr_d": "discriminator Adam learning rate (float)",
+    "lr_g": "generator learning rate (float)",
+    "lr_d": "discriminator learning rate (float)",
     "betas": "Adam betas for both optimizers (pair of floats)",
     "optimizer": "the optimizer of both networks: adam, adamw or rmsprop (str)",
     "architecture_options": "options passed to Architecture.build, applied only "
