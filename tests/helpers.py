@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
+import ganzoo
 from ganzoo.cli import cli
+
 
 def invoke(*args: object, extra_plugins: tuple = (), env: dict | None = None) -> Result:
     """Run the CLI in process, with optional in-process plugins."""
@@ -56,3 +60,16 @@ def assert_error_after_progress(result: Result, *fragments: str, code: int = 2) 
     for fragment in fragments:
         assert fragment in errors[0], (fragment, errors[0])
     return errors[0]
+
+
+def interrupt_after(stop_step: int) -> types.ModuleType:
+    """A lifecycle plugin that delivers SIGINT (a user's Ctrl-C) to this process after ``stop_step``."""
+    plugin = types.ModuleType("interrupter")
+
+    @ganzoo.hookimpl
+    def on_step_end(run, step, record):
+        if step == stop_step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    plugin.on_step_end = on_step_end
+    return plugin

@@ -165,6 +165,23 @@ def load_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: Mappi
         optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     except (KeyError, TypeError, ValueError) as error:
         raise GanzooError(f"the checkpoint's {prefix} state does not fit the optimizer: {error}") from None
+    _match_parameter_layouts(optimizer)
+
+
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give every per-parameter state tensor its parameter's memory layout (strides).
+
+    A checkpoint's tensors load contiguous, while a convolution's weights may be
+    channels-last. Fused Adam pairs a parameter with its moments by raw memory
+    position, so mismatched layouts would silently update each weight with
+    another weight's moments after a resume.
+    """
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            values = optimizer.state.get(parameter, {})
+            for key, value in values.items():
+                if torch.is_tensor(value) and value.shape == parameter.shape and value.stride() != parameter.stride():
+                    values[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import types
 
 import pytest
@@ -14,7 +12,7 @@ from safetensors import safe_open
 import ganzoo
 from ganzoo.storage.checkpoint import read_checkpoint
 from ganzoo.training.recovery import STATE_KIND
-from tests.helpers import invoke, read_metrics
+from tests.helpers import interrupt_after, invoke, read_metrics
 
 TOY = ("--arch", "mlp", "--data", "ring8", "--batch-size", "16", "--log-every", "1")
 
@@ -65,7 +63,7 @@ def test_resume_is_exact_with_every_optimizer_and_schedule(tmp_path, extra):
     common = (*extra, *TOY, "--checkpoint-every", "100", "--seed", "3", "--steps", 6)
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert invoke("run", *common, "--out", straight).exit_code == 0
-    interrupted = invoke("run", *common, "--out", split, extra_plugins=[_interrupt_after(3)])
+    interrupted = invoke("run", *common, "--out", split, extra_plugins=[interrupt_after(3)])
     assert interrupted.exit_code == 130, interrupted.output
     result = invoke("run", "--resume", split)
     assert result.exit_code == 0, result.output
@@ -73,19 +71,6 @@ def test_resume_is_exact_with_every_optimizer_and_schedule(tmp_path, extra):
     expected, resumed = _state(straight), _state(split)
     assert expected.keys() == resumed.keys()
     assert all(expected[key].equal(resumed[key]) for key in expected)
-
-
-def _interrupt_after(stop_step: int) -> types.ModuleType:
-    """A lifecycle plugin that delivers SIGINT (a user's Ctrl-C) to this process after ``stop_step``."""
-    plugin = types.ModuleType("interrupter")
-
-    @ganzoo.hookimpl
-    def on_step_end(run, step, record):
-        if step == stop_step:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    plugin.on_step_end = on_step_end
-    return plugin
 
 
 def test_resume_refuses_another_optimizer_or_schedule(tmp_path):
