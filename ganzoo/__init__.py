@@ -9,9 +9,11 @@ third-party package; ``docs/plugins.md`` documents every name below.
 """
 
 from ganzoo.contract import (
+    COMMON_REGULARIZER_OPTIONS,
     INCEPTION_WEIGHTS_ENV,
     LOSS_DEFAULT_KEYS,
     Architecture,
+    CriticBatch,
     DataSpec,
     Dataset,
     EvalContext,
@@ -20,10 +22,13 @@ from ganzoo.contract import (
     Loss,
     Metric,
     MetricResult,
+    Regularizer,
     RunContext,
     RunLogger,
     SampleSource,
     hookimpl,
+    input_gradients,
+    squared_gradient_norms,
 )
 from ganzoo.compute.precision import resolve_precision
 from ganzoo.errors import GanzooError, unknown_choice
@@ -43,6 +48,8 @@ from ganzoo.version import __version__
 __all__ = [
     # the contract
     "Architecture",
+    "COMMON_REGULARIZER_OPTIONS",
+    "CriticBatch",
     "DataSpec",
     "Dataset",
     "EvalContext",
@@ -53,6 +60,7 @@ __all__ = [
     "Loss",
     "Metric",
     "MetricResult",
+    "Regularizer",
     "RunContext",
     "RunLogger",
     "SampleSource",
@@ -67,6 +75,8 @@ __all__ = [
     "TrainingBudget",
     "atomic_path",
     "cache_root",
+    "input_gradients",
+    "squared_gradient_norms",
     "check_classifiable",
     "class_correct_counts",
     "classifier_accuracy",

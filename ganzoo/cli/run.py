@@ -20,6 +20,7 @@ from ganzoo.registry import Registry
 from ganzoo.registry.options import parse_assignments
 from ganzoo.storage.config import LR_SCHEDULE_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES, RunConfig
 from ganzoo.storage.rundir import rerun_config
+from ganzoo.training.regularization import NO_REGULARIZER
 from ganzoo.training.runner import SilentReporter, continues_after_restart, resume_run, start_run
 from ganzoo.version import __version__
 
@@ -38,6 +39,10 @@ from ganzoo.version import __version__
               help="adam (default), adamw or rmsprop, for both networks (default: the loss's, else adam).")
 @click.option("--lr-schedule", type=click.Choice(LR_SCHEDULE_CHOICES),
               help="constant (default) or linear: both learning rates decay linearly to zero at the last step.")
+@click.option("--reg", "regularizers", multiple=True, metavar="NAME[:KEY=VALUE,...]",
+              help="A regularizer of D, e.g. r1:gamma=10 or lecam:weight=0.3 (repeatable; see list-plugins); "
+                   "common keys weight and every (lazy: every k-th D update, weight times k). "
+                   "Replaces the loss's default ones; --reg none drops them.")
 @click.option("--n-critic", type=positive_int(), help="Discriminator steps per generator step (default: the loss's, else 1).")
 @click.option("--latent-dim", type=positive_int(), help="Size of the noise vector z (default 100).")
 @click.option("--seed", type=int, help="Random seed (default 0); CPU runs repeat exactly.")
@@ -85,6 +90,8 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
             given[name] = parse_assignments(given[name], "--" + name[:-1].replace("_", "-"))
     if "betas" in given:
         given["betas"] = _parse_betas(given["betas"])
+    if "regularizers" in given:
+        given["regularizers"] = _regularizer_specs(given["regularizers"])
     for name in ("metrics", "log"):
         if name in given:
             given[name] = split_names(given[name])
@@ -161,6 +168,15 @@ def _version_differences(saved: dict[str, Any], config: RunConfig, registry: Reg
             notes.append(f"'{name}' came from {then.get('distribution')} {then.get('version')}, now from "
                          f"{plugin.distribution} {plugin.version}; results may differ")
     return notes
+
+
+def _regularizer_specs(specs: tuple[str, ...]) -> list[str]:
+    """``--reg`` values as recorded: ``none`` alone means an empty list (not even the loss's defaults)."""
+    if NO_REGULARIZER in specs:
+        if len(specs) > 1:
+            raise GanzooError(f"--reg {NO_REGULARIZER} cannot be combined with other --reg values")
+        return []
+    return [spec.strip() for spec in specs]
 
 
 def _parse_betas(text: str) -> tuple[float, float]:

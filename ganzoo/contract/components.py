@@ -24,6 +24,8 @@ LOSS_DEFAULT_KEYS: Mapping[str, str] = {
     "optimizer": "the optimizer of both networks: adam, adamw or rmsprop (str)",
     "architecture_options": "options passed to Architecture.build, applied only "
     "where the architecture declares them (mapping)",
+    "regularizers": "--reg specifications applied unless the user gives --reg, "
+    "e.g. ('gp',) or ('r1:gamma=10',) (tuple of str)",
 }
 
 

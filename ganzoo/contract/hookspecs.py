@@ -38,6 +38,7 @@ import pluggy
 from ganzoo.contract.callbacks import Logger, RunContext
 from ganzoo.contract.components import Architecture, Dataset, Loss
 from ganzoo.contract.metrics import Metric
+from ganzoo.contract.regularizers import Regularizer
 
 hookspec = pluggy.HookspecMarker("ganzoo")
 hookimpl = pluggy.HookimplMarker("ganzoo")
@@ -77,6 +78,29 @@ def register_losses(register: Callable[[Loss], None]) -> None:
     (:meth:`~ganzoo.Loss.after_discriminator_step`) and the training settings
     it needs (``n_critic``, learning rates, optimizer and Adam betas,
     architecture options).
+    """
+
+
+@hookspec
+def register_regularizers(register: Callable[[Regularizer], None]) -> None:
+    """Register regularizers: penalties on the discriminator that compose with any architecture and loss.
+
+    Called once when ganzoo loads its plugins, before any command runs.
+
+    :param register: call it once per regularizer with an instance of a
+        :class:`ganzoo.Regularizer` subclass. Registration fails, naming the
+        problem, when its ``options`` use ``weight`` or ``every`` (which every
+        regularizer takes) or its ``weight`` is not a number.
+
+    The return value is ignored. Users choose regularizers with ``ganzoo run
+    --reg NAME[:KEY=VALUE,...]`` (repeatable; several apply together); a loss
+    may name default ones in ``Loss.defaults["regularizers"]``, which ``--reg``
+    replaces and ``--reg none`` drops. :meth:`~ganzoo.Regularizer.build` is
+    called once per run; the module it returns is called inside every
+    discriminator update the regularizer applies to (every update, or every
+    ``every``-th), with a :class:`ganzoo.CriticBatch`, and its weighted
+    result is added to the discriminator's loss and reported, with any
+    ``Loss.penalty``, as the step's ``penalty``.
     """
 
 

@@ -22,6 +22,7 @@ from ganzoo.contract.callbacks import Logger
 from ganzoo.contract.components import LOSS_DEFAULT_KEYS, Architecture, Dataset, Loss
 from ganzoo.errors import GanzooError, unknown_choice
 from ganzoo.contract.metrics import Metric
+from ganzoo.contract.regularizers import COMMON_REGULARIZER_OPTIONS, Regularizer
 from ganzoo.registry.entry_points import (BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP, PLUGINS_ENV, builtin_callbacks,
                                           selected_entry_points)
 
@@ -45,6 +46,7 @@ KINDS: tuple[ComponentKind, ...] = (
     ComponentKind("datasets", "register_datasets", Dataset, "dataset"),
     ComponentKind("metrics", "register_metrics", Metric, "metric"),
     ComponentKind("loggers", "register_loggers", Logger, "logger"),
+    ComponentKind("regularizers", "register_regularizers", Regularizer, "regularizer"),
 )
 _KIND_BY_KEY = {kind.key: kind for kind in KINDS}
 
@@ -145,6 +147,10 @@ class Registry:
     def logger(self, name: str) -> Logger:
         """The logging backend called ``name``."""
         return self.get("loggers", name)
+
+    def regularizer(self, name: str) -> Regularizer:
+        """The regularizer called ``name``."""
+        return self.get("regularizers", name)
 
 
 def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, str] | None = None) -> Registry:
@@ -261,6 +267,8 @@ def _validating_register(kind: ComponentKind, found: list[Any]) -> Callable[[Any
                 raise GanzooError(
                     f"loss '{name}' has unknown defaults {sorted(unknown)}; valid keys: {', '.join(LOSS_DEFAULT_KEYS)}"
                 )
+        if kind.base is Regularizer:
+            _check_regularizer(component)
         if kind.base is Dataset and not hasattr(component, "spec"):
             raise GanzooError(f"dataset '{name}' has no spec")
         if any(existing.name == name for existing in found):
@@ -268,3 +276,12 @@ def _validating_register(kind: ComponentKind, found: list[Any]) -> Callable[[Any
         found.append(component)
 
     return register
+
+
+def _check_regularizer(regularizer: Regularizer) -> None:
+    reserved = sorted(set(regularizer.options) & set(COMMON_REGULARIZER_OPTIONS))
+    if reserved:
+        raise GanzooError(f"regularizer '{regularizer.name}' declares options {reserved}, which every regularizer "
+                          f"takes already; remove them from its options")
+    if isinstance(regularizer.weight, bool) or not isinstance(regularizer.weight, (int, float)):
+        raise GanzooError(f"regularizer '{regularizer.name}' has weight {regularizer.weight!r}; it must be a number")

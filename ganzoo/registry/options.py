@@ -26,6 +26,32 @@ def parse_assignments(texts: Iterable[str], flag: str) -> dict[str, str]:
     return parsed
 
 
+def parse_component_spec(text: str, flag: str) -> tuple[str, dict[str, str]]:
+    """Split ``NAME[:KEY=VALUE,KEY=VALUE...]`` (``--reg``, ``--augment``) into the name and its options.
+
+    A comma-separated part without ``=`` continues the previous value, so a
+    list value needs no quoting: ``diffaugment:policy=color,translation``
+    gives ``{"policy": "color,translation"}``.
+    """
+    name, _, rest = text.strip().partition(":")
+    if not name.strip():
+        raise GanzooError(f"{flag} expects NAME[:KEY=VALUE,...], got '{text}'")
+    options: dict[str, str] = {}
+    last = None
+    for part in rest.split(",") if rest.strip() else ():
+        key, sep, value = part.partition("=")
+        if sep:
+            if not key.strip():
+                raise GanzooError(f"{flag} expects NAME[:KEY=VALUE,...], got '{text}'")
+            last = key.strip()
+            options[last] = value.strip()
+        elif last is not None and part.strip():
+            options[last] += "," + part.strip()
+        else:
+            raise GanzooError(f"{flag} expects NAME[:KEY=VALUE,...], got '{text}' ('{part}' has no '=')")
+    return name.strip(), options
+
+
 def convert_value(default: Any, text: str, what: str) -> Any:
     """Convert ``text`` to the type of ``default``; GanzooError naming ``what`` on failure."""
     if not isinstance(text, str):

@@ -55,6 +55,7 @@ class RunConfig:
     n_critic: int | None = None
     optimizer: str | None = None
     lr_schedule: str = "constant"
+    regularizers: list[str] | None = None
     latent_dim: int = 100
     seed: int = 0
     device: str = "auto"

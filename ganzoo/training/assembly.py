@@ -26,6 +26,7 @@ from ganzoo.storage.paths import default_data_root
 from ganzoo.compute.precision import resolve_precision
 from ganzoo.storage.preflight import check_build, check_memory, check_path_text
 from ganzoo.registry.loading import Registry
+from ganzoo.training.regularization import Regularization, RegularizerChoice, resolve_regularizers
 from ganzoo.training.run_support import GuardedHooks
 
 
@@ -52,6 +53,8 @@ class Assembly:
     loggers: list[Any] = field(default_factory=list)
     parameter_count: int = 0
     world: World | None = None  # the processes training together; None: this one alone
+    regularizers: list[RegularizerChoice] = field(default_factory=list)
+    regularization: Regularization | None = None  # the built terms of --reg; None when there are none
 
     def build_networks(self) -> tuple[nn.Module, nn.Module]:
         """Fresh generator and discriminator on the run's device."""
@@ -64,6 +67,7 @@ class Assembly:
             "config": self.config.to_json(),
             "resolved": {
                 **{key: list(v) if isinstance(v, tuple) else v for key, v in self.hyperparameters.items()},
+                "regularizers": [choice.to_json() for choice in self.regularizers],
                 "arch_options": _jsonable(self.arch_options),
                 "data_options": _jsonable(self.data_options),
                 "spec": self.spec.to_json(),
@@ -113,6 +117,8 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
     if architecture.conditional and spec.num_classes < 1:
         raise GanzooError(f"architecture '{architecture.name}' is class-conditional but dataset '{dataset.name}' has no classes")
     hyperparameters = resolve_hyperparameters(config, loss)
+    regularizers = resolve_regularizers(config.regularizers, loss, registry)
+    regularization = Regularization(regularizers, registry, spec) if regularizers else None
     # Building once here (on the meta device: no memory) surfaces an impossible arch/data combination,
     # or networks too large for the machine, before any data is read.
     parameter_count = check_build(architecture, spec, config.latent_dim, arch_options)
@@ -135,6 +141,8 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
     for logger in loggers if main else ():
         logger.check()
     return Assembly(
+        regularizers=regularizers,
+        regularization=regularization,
         world=world,
         loggers=loggers,
         hooks=GuardedHooks(registry.hook, registry.plugins),
@@ -154,8 +162,10 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
         train_data=train_data,
         total_steps=total_steps(config, len(train_data), hyperparameters["n_critic"]),
         provenance={
-            kind: _plugin_record(registry, kind, name)
-            for kind, name in (("architectures", config.arch), ("losses", config.loss), ("datasets", config.data))
+            **{kind: _plugin_record(registry, kind, name)
+               for kind, name in (("architectures", config.arch), ("losses", config.loss), ("datasets", config.data))},
+            **({"regularizers": [_plugin_record(registry, "regularizers", choice.name) for choice in regularizers]}
+               if regularizers else {}),
         },
     )
 

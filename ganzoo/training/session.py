@@ -21,7 +21,7 @@ from ganzoo.training.reporting import Reporter, RunOutcome, SilentReporter
 from ganzoo.training.schedules import lr_factor
 from ganzoo.training.run_support import (Due, LoggerFanOut, LossWindow, PluginHookError, StopRequest, after_plugin_error,
                                          housekeeping_due, stop_on_signals)
-from ganzoo.training.trainer import AdversarialTrainer
+from ganzoo.training.trainer import AdversarialTrainer, Techniques
 
 
 class _NoHooks:
@@ -46,12 +46,13 @@ class TrainingSession:
             generator = synchronize_batch_norm(generator, assembly.device)
             discriminator = synchronize_batch_norm(discriminator, assembly.device)
         hyper = assembly.hyperparameters
+        regularization = assembly.regularization.to(assembly.device) if assembly.regularization is not None else None
         self.trainer = AdversarialTrainer(
             generator, discriminator, assembly.loss, batches_at(assembly, saved[1]["batches_drawn"] if saved else 0),
             latent_dim=config.latent_dim, n_critic=hyper["n_critic"], lr_g=hyper["lr_g"], lr_d=hyper["lr_d"],
             betas=hyper["betas"], grad_clip=config.grad_clip, conditional=assembly.architecture.conditional,
             device=assembly.device, seed=config.seed, precision=assembly.precision, compile=config.compile,
-            world=world, optimizer=hyper["optimizer"],
+            world=world, optimizer=hyper["optimizer"], techniques=Techniques(regularization=regularization),
         )
         self.assembly, self.config, self.run_dir = assembly, config, run_dir
         self.reporter = reporter if world.is_main else SilentReporter()

@@ -3,6 +3,8 @@
 One step = ``n_critic`` discriminator updates, then one generator update
 that reuses the fakes of the last discriminator update (the generator's
 graph is kept for that batch only, so no second generator pass is needed).
+Techniques (regularizers, ...) come in one :class:`Techniques` value and are
+called at fixed points of the step (docs/design.md lists them).
 """
 
 from __future__ import annotations
@@ -16,9 +18,23 @@ from torch import nn
 
 from ganzoo.storage.checkpoint import load_module, load_optimizer, module_tensors, optimizer_parts
 from ganzoo.contract.components import Loss
+from ganzoo.contract.regularizers import CriticBatch
 from ganzoo.distributed.world import World
 from ganzoo.training.fastpath import compiled, make_optimizer, prefer_channels_last
 from ganzoo.compute.precision import Precision
+from ganzoo.training.regularization import Regularization
+
+
+@dataclass
+class Techniques:
+    """The composable techniques a run adds to the plain adversarial step.
+
+    Attributes:
+        regularization: the ``--reg`` terms, added to every discriminator
+            update they are due at (None: none).
+    """
+
+    regularization: Regularization | None = None
 
 
 @dataclass
@@ -41,6 +57,7 @@ class AdversarialTrainer:
         n_critic: discriminator updates per generator update.
         lr_g, lr_d, betas: optimizer settings (betas for Adam and AdamW).
         optimizer: ``adam``, ``adamw`` or ``rmsprop``, for both networks.
+        techniques: regularizers and other techniques of the run (:class:`Techniques`).
         grad_clip: max gradient norm for both networks, or None.
         conditional: pass labels to both networks.
         device: where the networks live.
@@ -78,6 +95,7 @@ class AdversarialTrainer:
         compile: bool = False,
         world: World | None = None,
         optimizer: str = "adam",
+        techniques: Techniques | None = None,
     ) -> None:
         self.generator = prefer_channels_last(generator)
         self.discriminator = prefer_channels_last(discriminator)
@@ -91,6 +109,9 @@ class AdversarialTrainer:
         self.optimizer_g = make_optimizer(optimizer, generator, lr=lr_g, betas=betas)
         self.optimizer_d = make_optimizer(optimizer, discriminator, lr=lr_d, betas=betas)
         self.noise_rng = torch.Generator(device=device).manual_seed(seed)
+        self.techniques = techniques or Techniques()
+        self.regularization = self.techniques.regularization
+        self.discriminator_updates = 0  # counts D updates for lazy regularizers; checkpointed
         self.precision = Precision(precision, device)
         self.world = world or World.single(device)
         # Checkpoints and sampling use the plain modules; only the training step runs the wrapped ones.
@@ -98,7 +119,8 @@ class AdversarialTrainer:
         compile_mode = "default" if self.world.distributed else None
         self._generator_forward = _maybe_compiled(self.world.wrap(generator), device, compile, compile_mode)
         # A gradient penalty differentiates D twice, which compiled graphs do not support.
-        compile_critic = compile and type(loss).penalty is Loss.penalty
+        input_gradients = self.regularization is not None and self.regularization.needs_input_gradients
+        compile_critic = compile and type(loss).penalty is Loss.penalty and not input_gradients
         self._discriminator_forward = _maybe_compiled(self.world.wrap(discriminator), device, compile_critic, compile_mode)
         # G's update reads D without updating it: through DDP it would wait for D gradients that never come.
         self._frozen_discriminator_forward = (
@@ -146,7 +168,12 @@ class AdversarialTrainer:
             fake_logits, fake_classes = self._discriminate(fake, labels)
             loss = self.loss.discriminator_loss(real_logits, fake_logits)
             loss = loss + _class_loss(real_classes, labels) + _class_loss(fake_classes, labels)
-            penalty = self.loss.penalty(lambda samples: self._discriminate(samples, labels)[0], real, fake)
+            critic = lambda samples: self._discriminate(samples, labels)[0]
+            penalty = self.loss.penalty(critic, real, fake)
+            if self.regularization is not None:
+                batch = CriticBatch(critic, real, fake, real_logits, fake_logits, self.world.mean)
+                penalty = penalty + self.regularization.penalty(batch, self.discriminator_updates)
+        self.discriminator_updates += 1
         self.optimizer_d.zero_grad(set_to_none=True)
         self.precision.step("discriminator", loss + penalty, self.optimizer_d, lambda: self._clip(self.discriminator))
         with torch.no_grad():
@@ -183,6 +210,8 @@ class AdversarialTrainer:
         tensors.update({f"discriminator.{name}": p for name, p in self.discriminator.named_parameters()})
         for prefix, optimizer in (("optimizer_g", self.optimizer_g), ("optimizer_d", self.optimizer_d)):
             tensors.update(optimizer_parts(prefix, optimizer)[0])
+        if self.regularization is not None:
+            tensors.update(self.regularization.state_tensors())
         return tensors
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -192,11 +221,14 @@ class AdversarialTrainer:
         d_tensors, d_meta = optimizer_parts("optimizer_d", self.optimizer_d)
         tensors.update(g_tensors)
         tensors.update(d_tensors)
+        if self.regularization is not None:
+            tensors.update(self.regularization.state_tensors())
         tensors["rng.noise"] = self.noise_rng.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        return tensors, {"optimizer_g": g_meta, "optimizer_d": d_meta, "grad_scalers": self.precision.state()}
+        return tensors, {"optimizer_g": g_meta, "optimizer_d": d_meta, "grad_scalers": self.precision.state(),
+                         "discriminator_updates": self.discriminator_updates}
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], path: object) -> None:
         """Restore what :meth:`state` saved."""
@@ -205,6 +237,10 @@ class AdversarialTrainer:
         load_optimizer("optimizer_g", self.optimizer_g, tensors, meta["optimizer_g"])
         load_optimizer("optimizer_d", self.optimizer_d, tensors, meta["optimizer_d"])
         self.precision.load_state(meta.get("grad_scalers", {}))
+        if self.regularization is not None:
+            self.regularization.load_state_tensors(tensors, path)
+        # Checkpoints from before lazy regularizers counted D updates: every step did n_critic of them.
+        self.discriminator_updates = int(meta.get("discriminator_updates", int(meta.get("step", 0)) * self.n_critic))
         self.noise_rng.set_state(tensors["rng.noise"])
         torch.set_rng_state(tensors["rng.torch"])
         if self.device.type == "cuda" and "rng.cuda" in tensors:

@@ -165,6 +165,25 @@ def test_gradient_penalty_and_n_critic_train_under_ddp(tmp_path):
     assert meta["replica_digests"][0] == meta["replica_digests"][1]
 
 
+def test_ranks_agree_on_lecams_anchors_and_they_follow_the_global_batch(tmp_path):
+    """LeCam's anchors average D's outputs over the processes, so both ranks hold the one-process anchors
+    (with --sync-bn, without which G's batch norm makes each rank's fakes differ from one process's)."""
+    common = ("--arch", "mlp", "--loss", "hinge", "--data", "ring8", "--batch-size", "64", "--device", "cpu",
+              "--precision", "fp32", "--reg", "lecam", "--reg", "r1:every=2", "--steps", 4, "--threads", 1, "--sync-bn")
+    single, double = tmp_path / "single", tmp_path / "double"
+    assert invoke("run", *common, "-o", single).exit_code == 0
+    finished = torchrun(*common, "-o", double)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    meta = checkpoint_meta(double)
+    assert meta["replica_digests"][0] == meta["replica_digests"][1]  # the digests cover the anchors
+    anchors = []
+    for run_dir in (single, double):
+        with safe_open(str(run_dir / "checkpoints" / "state.safetensors"), "pt") as handle:
+            anchors.append([handle.get_tensor(f"regularizer.0.lecam.anchor_{side}").item() for side in ("real", "fake")])
+    assert anchors[0] != [0.0, 0.0]
+    assert anchors[1] == pytest.approx(anchors[0], rel=1e-4, abs=1e-6)
+
+
 def assert_usage_exit(output: str) -> None:
     """torchrun's failure report says both ranks exited with code 2, or one did and torchrun stopped the
     other with SIGTERM before it got there (they exit together, so either may be first)."""

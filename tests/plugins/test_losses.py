@@ -107,7 +107,7 @@ def test_loss_metadata(losses, name):
     assert set(loss.defaults) <= set(LOSS_DEFAULT_KEYS)
 
 
-def test_wgan_gp_defaults_and_weight(losses):
+def test_wgan_gp_defaults_name_the_gp_regularizer(losses):
     loss = losses["wgan-gp"]
     assert dict(loss.defaults) == {
         "n_critic": 5,
@@ -115,8 +115,9 @@ def test_wgan_gp_defaults_and_weight(losses):
         "lr_d": 1e-4,
         "betas": (0.0, 0.9),
         "architecture_options": {"discriminator_batch_norm": False},
+        "regularizers": ("gp",),
     }
-    assert loss.gp_weight == 10
+    assert type(loss).penalty is Loss.penalty  # the penalty is the gp regularizer (tests/plugins/test_regularizers.py)
 
 
 def test_wgan_defaults_are_the_papers(losses):
@@ -294,125 +295,3 @@ def test_logistic_gradients_are_finite_at_extreme_logits(losses):
     losses["minimax"].generator_loss(fake).backward()
     # d/dx -softplus(x) = -sigmoid(x): saturated (zero) exactly where D rejects.
     torch.testing.assert_close(fake.grad, torch.tensor([0.0, -0.5]))
-
-
-# ---------------------------------------------------------------- gradient penalty
-
-
-def _linear_critic(in_features: int, norm: float, image: bool) -> nn.Module:
-    linear = nn.Linear(in_features, 1, bias=False).double()
-    with torch.no_grad():
-        linear.weight.mul_(norm / linear.weight.norm())
-    return nn.Sequential(nn.Flatten(), linear) if image else linear
-
-
-def _weight(critic: nn.Module) -> torch.Tensor:
-    return next(p for p in critic.parameters())
-
-
-SHAPES = [(6, 3, 4, 4), (6, 5)]
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=["image", "vector"])
-@pytest.mark.parametrize("norm", [0.25, 3.0])
-def test_penalty_of_linear_critic_is_weight_norm_penalty(losses, shape, norm):
-    torch.manual_seed(1)
-    critic = _linear_critic(math.prod(shape[1:]), norm, image=len(shape) == 4)
-    real = torch.randn(shape, dtype=torch.float64)
-    fake = torch.randn(shape, dtype=torch.float64)
-    penalty = losses["wgan-gp"].penalty(critic, real, fake)
-    assert penalty.shape == ()
-    assert penalty.item() == pytest.approx(10 * (norm - 1) ** 2, rel=1e-10)
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=["image", "vector"])
-def test_penalty_backpropagates_analytic_gradient_into_critic(losses, shape):
-    torch.manual_seed(2)
-    critic = _linear_critic(math.prod(shape[1:]), 2.0, image=len(shape) == 4)
-    weight = _weight(critic)
-    real = torch.randn(shape, dtype=torch.float64)
-    fake = torch.randn(shape, dtype=torch.float64)
-    losses["wgan-gp"].penalty(critic, real, fake).backward()
-    w_norm = weight.detach().norm()
-    expected = 20 * (w_norm - 1) * weight.detach() / w_norm
-    assert weight.grad is not None
-    torch.testing.assert_close(weight.grad, expected, rtol=1e-10, atol=1e-12)
-    assert real.grad is None and fake.grad is None
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=["image", "vector"])
-def test_penalty_of_quadratic_critic_uses_per_sample_norm(losses, shape):
-    torch.manual_seed(3)
-    scales = torch.linspace(0.1, 2.0, shape[0], dtype=torch.float64)
-    x = torch.randn(shape, dtype=torch.float64) * scales.reshape((-1,) + (1,) * (len(shape) - 1))
-
-    def critic(v: torch.Tensor) -> torch.Tensor:
-        return 0.5 * v.pow(2).flatten(1).sum(dim=1)  # gradient is v itself
-
-    penalty = losses["wgan-gp"].penalty(critic, x, x.clone())
-    norms = x.flatten(1).norm(dim=1)
-    expected = 10 * ((norms - 1) ** 2).mean()
-    assert penalty.item() == pytest.approx(expected.item(), rel=1e-10)
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=["image", "vector"])
-def test_penalty_interpolates_with_one_epsilon_per_sample(losses, shape):
-    torch.manual_seed(4)
-    real = torch.randn(shape, dtype=torch.float64)
-    fake = torch.randn(shape, dtype=torch.float64)
-    seen: list[torch.Tensor] = []
-
-    def critic(v: torch.Tensor) -> torch.Tensor:
-        seen.append(v.detach().clone())
-        return v.flatten(1).sum(dim=1, keepdim=True)  # (N, 1) logits
-
-    losses["wgan-gp"].penalty(critic, real, fake)
-    (x_hat,) = seen
-    eps = ((x_hat - fake) / (real - fake)).flatten(1)
-    torch.testing.assert_close(eps, eps[:, :1].expand_as(eps), rtol=1e-9, atol=1e-9)
-    assert ((eps >= 0) & (eps <= 1)).all()
-    # A fresh epsilon per sample, spread over [0, 1], not one for the batch.
-    assert eps[:, 0].max() - eps[:, 0].min() > 0.2
-
-
-def test_penalty_scales_with_gp_weight(losses):
-    torch.manual_seed(5)
-    critic = _linear_critic(5, 3.0, image=False)
-    real, fake = torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 5, dtype=torch.float64)
-    loss = type(losses["wgan-gp"])(gp_weight=2.5)
-    assert loss.gp_weight == 2.5
-    assert loss.penalty(critic, real, fake).item() == pytest.approx(2.5 * 4.0, rel=1e-10)
-
-
-def test_penalty_trains_a_nonlinear_image_critic(losses):
-    torch.manual_seed(6)
-    critic = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(4 * 8 * 8, 1)
-    )
-    generator_out = torch.randn(5, 3, 8, 8, requires_grad=True) * 2
-    penalty = losses["wgan-gp"].penalty(critic, torch.randn(5, 3, 8, 8), generator_out.detach())
-    assert torch.isfinite(penalty) and penalty.item() > 0
-    penalty.backward()
-    for name, param in critic.named_parameters():
-        if name.endswith("bias"):
-            continue  # the critic's gradient w.r.t. its input does not depend on biases
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
-
-
-@pytest.mark.parametrize("sample_dtype", [torch.float32, torch.bfloat16])
-def test_penalty_under_autocast_is_float32(losses, sample_dtype):
-    torch.manual_seed(7)
-    linear = nn.Linear(3 * 8 * 8, 1, bias=False)
-    with torch.no_grad():
-        linear.weight.mul_(3.0 / linear.weight.norm())
-    critic = nn.Sequential(nn.Flatten(), linear)
-    real = torch.randn(4, 3, 8, 8).to(sample_dtype)
-    fake = torch.randn(4, 3, 8, 8).to(sample_dtype)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        penalty = losses["wgan-gp"].penalty(critic, real, fake)
-    assert penalty.dtype == torch.float32
-    # bfloat16 weights move ||w|| by ~0.4%; without autocast it would be exactly 40.
-    assert penalty.item() == pytest.approx(10 * (3.0 - 1) ** 2, rel=2e-2)
-    penalty.backward()
-    assert linear.weight.grad is not None and torch.isfinite(linear.weight.grad).all()
-    assert linear.weight.grad.abs().sum() > 0

@@ -17,6 +17,7 @@ BUILTIN_COMPONENTS = {
     "datasets": {"mnist", "cifar10", "folder", "ring8", "grid25", "mnist-mini"},
     "metrics": {"fid", "is", "kid", "prc", "classifier", "cas", "modes"},
     "loggers": {"tensorboard"},
+    "regularizers": {"gp", "dragan", "r1", "r2", "lecam", "cr"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Built-in regularizers: gradient penalties, LeCam and consistency regularization."""
