@@ -18,7 +18,8 @@ from ganzoo.errors import GanzooError
 from ganzoo.evaluation.evaluate import REF_SPLITS, split_names
 from ganzoo.registry import Registry
 from ganzoo.registry.options import parse_assignments
-from ganzoo.storage.config import LR_SCHEDULE_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES, RunConfig
+from ganzoo.storage.config import (LR_SCHEDULE_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES, SPECTRAL_NORM_CHOICES,
+                                   RunConfig)
 from ganzoo.storage.rundir import rerun_config
 from ganzoo.training.regularization import NO_REGULARIZER
 from ganzoo.training.runner import SilentReporter, continues_after_restart, resume_run, start_run
@@ -43,6 +44,9 @@ from ganzoo.version import __version__
               help="A regularizer of D, e.g. r1:gamma=10 or lecam:weight=0.3 (repeatable; see list-plugins); "
                    "common keys weight and every (lazy: every k-th D update, weight times k). "
                    "Replaces the loss's default ones; --reg none drops them.")
+@click.option("--spectral-norm", type=click.Choice(SPECTRAL_NORM_CHOICES),
+              help="Spectral normalisation (Miyato et al. 2018) of every linear, convolution and embedding layer of "
+                   "the discriminator, the generator or both (default none).")
 @click.option("--n-critic", type=positive_int(), help="Discriminator steps per generator step (default: the loss's, else 1).")
 @click.option("--latent-dim", type=positive_int(), help="Size of the noise vector z (default 100).")
 @click.option("--seed", type=int, help="Random seed (default 0); CPU runs repeat exactly.")

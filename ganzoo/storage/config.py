@@ -37,6 +37,8 @@ MAX_STEPS = 2**63 - 1
 #: Seeds are 32-bit, as in NumPy; larger ones would overflow the per-epoch shuffling seed.
 MAX_SEED = 2**32 - 1
 ON_NAN_CHOICES = ("stop", "rollback")
+#: ``--spectral-norm`` values (see :mod:`ganzoo.training.spectral_norm`).
+SPECTRAL_NORM_CHOICES = ("none", "discriminator", "generator", "both")
 
 
 @dataclass
@@ -56,6 +58,7 @@ class RunConfig:
     optimizer: str | None = None
     lr_schedule: str = "constant"
     regularizers: list[str] | None = None
+    spectral_norm: str = "none"
     latent_dim: int = 100
     seed: int = 0
     device: str = "auto"
@@ -103,6 +106,9 @@ class RunConfig:
         if self.lr_schedule not in LR_SCHEDULE_CHOICES:
             raise GanzooError(f"unknown --lr-schedule '{self.lr_schedule}'. "
                               f"Valid choices: {', '.join(LR_SCHEDULE_CHOICES)}.")
+        if self.spectral_norm not in SPECTRAL_NORM_CHOICES:
+            raise GanzooError(f"unknown --spectral-norm '{self.spectral_norm}'. "
+                              f"Valid choices: {', '.join(SPECTRAL_NORM_CHOICES)}.")
         if self.on_nan not in ON_NAN_CHOICES:
             raise GanzooError(f"unknown --on-nan '{self.on_nan}'. Valid choices: {', '.join(ON_NAN_CHOICES)}.")
         if self.steps is not None and self.epochs is not None:

@@ -28,6 +28,7 @@ from ganzoo.storage.preflight import check_build, check_memory, check_path_text
 from ganzoo.registry.loading import Registry
 from ganzoo.training.regularization import Regularization, RegularizerChoice, resolve_regularizers
 from ganzoo.training.run_support import GuardedHooks
+from ganzoo.training.spectral_norm import apply_spectral_norm, networks_to_normalise
 
 
 @dataclass
@@ -59,7 +60,14 @@ class Assembly:
     def build_networks(self) -> tuple[nn.Module, nn.Module]:
         """Fresh generator and discriminator on the run's device."""
         generator, discriminator = self.architecture.build(self.spec, self.config.latent_dim, **self.arch_options)
+        normalise_generator, normalise_discriminator = networks_to_normalise(self.config.spectral_norm)
+        for network in (generator,) * normalise_generator + (discriminator,) * normalise_discriminator:
+            apply_spectral_norm(network)
         return generator.to(self.device), discriminator.to(self.device)
+
+    def build_plain_generator(self) -> nn.Module:
+        """A generator of this architecture without spectral norm, initialised by the architecture, not moved."""
+        return self.architecture.build(self.spec, self.config.latent_dim, **self.arch_options)[0]
 
     def describe(self) -> dict[str, Any]:
         """The ``config.json`` content: the user's options, the values in force and versions."""

@@ -15,6 +15,7 @@ from ganzoo.storage.checkpoint import GeneratorRecord, save_generator, write_che
 from ganzoo.storage.rundir import RunDir
 from ganzoo.training.assembly import Assembly
 from ganzoo.training.recovery import STATE_KIND
+from ganzoo.training.spectral_norm import folded
 from ganzoo.training.trainer import AdversarialTrainer
 from ganzoo.version import __version__
 
@@ -35,7 +36,7 @@ def fixed_noise(assembly: Assembly) -> tuple[torch.Tensor, torch.Tensor | None, 
 class SamplingGenerator:
     """The generator that grids, evaluations and generator files use at a step.
 
-    It is the trained generator with standing batch-norm statistics
+    It is the trained generator, spectral norm folded into plain weights, with standing batch-norm statistics
     (:mod:`ganzoo.evaluation.standing`), computed once per step however many
     of those outputs the step writes; the trainer's own generator is untouched.
     """
@@ -51,7 +52,7 @@ class SamplingGenerator:
             num_classes = assembly.spec.num_classes if assembly.architecture.conditional else None
             # seed + 1 draws the grid's noise; + 2 keeps the standing noise a stream of its own.
             self._network = with_standing_statistics(
-                trainer.generator, assembly.config.latent_dim, device=assembly.device, seed=assembly.config.seed + 2,
+                folded(trainer.generator, assembly.build_plain_generator), assembly.config.latent_dim, device=assembly.device, seed=assembly.config.seed + 2,
                 precision=assembly.precision, num_classes=num_classes,
             )
             self._step = step
