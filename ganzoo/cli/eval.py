@@ -58,7 +58,8 @@ def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples
     samples = GeneratorSamples(loaded.network, loaded.record.latent_dim, loaded.spec, loaded.device, seed,
                                conditional=loaded.record.conditional)
     results = evaluation.run(samples)
-    record = evaluation.record(results, step=loaded.record.step, generator=str(file), arch=loaded.record.arch,
+    record = evaluation.record(results, step=loaded.record.step, generator=str(file),
+                               sampled_from=loaded.record.extra.get("generator", "raw"), arch=loaded.record.arch,
                                loss=loaded.record.extra.get("loss"), data=data_name)
     append_record(run_dir / EVAL_FILE, record)
     click.echo(f"{file}: step {loaded.record.step}, {num_samples} samples against the {ref_split} split")

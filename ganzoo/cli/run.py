@@ -18,7 +18,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.evaluation.evaluate import REF_SPLITS, split_names
 from ganzoo.registry import Registry
 from ganzoo.registry.options import parse_assignments
-from ganzoo.storage.config import (LR_SCHEDULE_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES, SPECTRAL_NORM_CHOICES,
+from ganzoo.storage.config import (GENERATOR_CHOICES, LR_SCHEDULE_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES, SPECTRAL_NORM_CHOICES,
                                    RunConfig)
 from ganzoo.storage.rundir import rerun_config
 from ganzoo.training.regularization import NO_REGULARIZER
@@ -47,6 +47,13 @@ from ganzoo.version import __version__
 @click.option("--spectral-norm", type=click.Choice(SPECTRAL_NORM_CHOICES),
               help="Spectral normalisation (Miyato et al. 2018) of every linear, convolution and embedding layer of "
                    "the discriminator, the generator or both (default none).")
+@click.option("--ema", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="DECAY",
+              help="Average the generator's weights (ema = DECAY * ema + (1 - DECAY) * G after each G step) and "
+                   "sample from the average: grids, evaluations, generator files (e.g. 0.999).")
+@click.option("--ema-start", type=click.IntRange(min=0), metavar="STEP",
+              help="Generator steps during which the average copies G (default 0).")
+@click.option("--generator", type=click.Choice(GENERATOR_CHOICES),
+              help="What grids, evaluations and generator files use: raw (G itself) or ema (default with --ema).")
 @click.option("--n-critic", type=positive_int(), help="Discriminator steps per generator step (default: the loss's, else 1).")
 @click.option("--latent-dim", type=positive_int(), help="Size of the noise vector z (default 100).")
 @click.option("--seed", type=int, help="Random seed (default 0); CPU runs repeat exactly.")

@@ -37,6 +37,8 @@ MAX_STEPS = 2**63 - 1
 #: Seeds are 32-bit, as in NumPy; larger ones would overflow the per-epoch shuffling seed.
 MAX_SEED = 2**32 - 1
 ON_NAN_CHOICES = ("stop", "rollback")
+#: ``--generator`` values: what grids, evaluations and generator files sample from.
+GENERATOR_CHOICES = ("raw", "ema")
 #: ``--spectral-norm`` values (see :mod:`ganzoo.training.spectral_norm`).
 SPECTRAL_NORM_CHOICES = ("none", "discriminator", "generator", "both")
 
@@ -59,6 +61,9 @@ class RunConfig:
     lr_schedule: str = "constant"
     regularizers: list[str] | None = None
     spectral_norm: str = "none"
+    ema: float | None = None
+    ema_start: int = 0
+    generator: str | None = None
     latent_dim: int = 100
     seed: int = 0
     device: str = "auto"
@@ -106,6 +111,14 @@ class RunConfig:
         if self.lr_schedule not in LR_SCHEDULE_CHOICES:
             raise GanzooError(f"unknown --lr-schedule '{self.lr_schedule}'. "
                               f"Valid choices: {', '.join(LR_SCHEDULE_CHOICES)}.")
+        if self.ema is not None and not 0 < self.ema < 1:  # also refuses NaN
+            raise GanzooError(f"--ema must be a decay in (0, 1) such as 0.999, got {self.ema}")
+        if self.ema_start < 0:
+            raise GanzooError(f"--ema-start must be 0 or more, got {self.ema_start}")
+        if self.generator is not None and self.generator not in GENERATOR_CHOICES:
+            raise GanzooError(f"unknown --generator '{self.generator}'. Valid choices: {', '.join(GENERATOR_CHOICES)}.")
+        if self.generator == "ema" and self.ema is None:
+            raise GanzooError("--generator ema needs --ema DECAY (e.g. --ema 0.999)")
         if self.spectral_norm not in SPECTRAL_NORM_CHOICES:
             raise GanzooError(f"unknown --spectral-norm '{self.spectral_norm}'. "
                               f"Valid choices: {', '.join(SPECTRAL_NORM_CHOICES)}.")
@@ -169,6 +182,11 @@ def _check_type(name: str, value: Any, annotation: str) -> None:
             return
     wanted = " or ".join(option for option in options if option != "None")
     raise GanzooError(f"--{name.replace('_', '-')} in the recorded config must be {wanted}, got {value!r}")
+
+
+def sampled_generator(config: RunConfig) -> str:
+    """``raw`` or ``ema``: ``--generator``, else the average when ``--ema`` is on."""
+    return config.generator or ("ema" if config.ema is not None else "raw")
 
 
 def resolve_hyperparameters(config: RunConfig, loss: Loss) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ganzoo.version import __version__
-from ganzoo.storage.config import RunConfig, resolve_hyperparameters, total_steps
+from ganzoo.storage.config import RunConfig, resolve_hyperparameters, sampled_generator, total_steps
 from ganzoo.contract.components import Architecture, DataSpec, Dataset, Loss
 from ganzoo.compute.devices import resolve_device
 from ganzoo.distributed.world import World
@@ -76,6 +76,7 @@ class Assembly:
             "resolved": {
                 **{key: list(v) if isinstance(v, tuple) else v for key, v in self.hyperparameters.items()},
                 "regularizers": [choice.to_json() for choice in self.regularizers],
+                "generator": sampled_generator(self.config),
                 "arch_options": _jsonable(self.arch_options),
                 "data_options": _jsonable(self.data_options),
                 "spec": self.spec.to_json(),

@@ -12,6 +12,7 @@ from ganzoo.evaluation.sampling import class_labels, generate, save_grid
 from ganzoo.evaluation.sources import GeneratorSamples
 from ganzoo.evaluation.standing import STANDING_SAMPLES, has_batch_norm, with_standing_statistics
 from ganzoo.storage.checkpoint import GeneratorRecord, save_generator, write_checkpoint
+from ganzoo.storage.config import sampled_generator
 from ganzoo.storage.rundir import RunDir
 from ganzoo.training.assembly import Assembly
 from ganzoo.training.recovery import STATE_KIND
@@ -36,7 +37,8 @@ def fixed_noise(assembly: Assembly) -> tuple[torch.Tensor, torch.Tensor | None, 
 class SamplingGenerator:
     """The generator that grids, evaluations and generator files use at a step.
 
-    It is the trained generator, spectral norm folded into plain weights, with standing batch-norm statistics
+    It is the trained generator (``--generator``: the raw one or its ``--ema`` average), spectral norm folded into
+    plain weights, with standing batch-norm statistics
     (:mod:`ganzoo.evaluation.standing`), computed once per step however many
     of those outputs the step writes; the trainer's own generator is untouched.
     """
@@ -51,8 +53,9 @@ class SamplingGenerator:
             assembly = self.assembly
             num_classes = assembly.spec.num_classes if assembly.architecture.conditional else None
             # seed + 1 draws the grid's noise; + 2 keeps the standing noise a stream of its own.
+            source = trainer.average.network if sampled_generator(assembly.config) == "ema" else trainer.generator
             self._network = with_standing_statistics(
-                folded(trainer.generator, assembly.build_plain_generator), assembly.config.latent_dim, device=assembly.device, seed=assembly.config.seed + 2,
+                folded(source, assembly.build_plain_generator), assembly.config.latent_dim, device=assembly.device, seed=assembly.config.seed + 2,
                 precision=assembly.precision, num_classes=num_classes,
             )
             self._step = step
@@ -95,6 +98,9 @@ def generator_record(assembly: Assembly, step: int, generator: nn.Module) -> Gen
         "loss": assembly.loss.name,
         "ganzoo_version": __version__,
     }
+    config = assembly.config
+    extra["generator"] = (f"ema (decay {config.ema}, from step {config.ema_start})"
+                          if sampled_generator(config) == "ema" else "raw")
     if has_batch_norm(generator):
         extra["batch_norm_statistics"] = f"standing, {STANDING_SAMPLES} samples"
     return GeneratorRecord(
@@ -140,6 +146,7 @@ class BestCheckpoint:
             save_generator(self.run_dir.best_generator_path, generator, generator_record(self.assembly, step, generator))
         append_record(self.run_dir.path / EVAL_FILE, evaluation.record(
             results, step=step, generator=str(self.run_dir.generator_path), during_training=True,
+            sampled_from=generator_record(self.assembly, step, generator).extra["generator"],
             arch=self.assembly.architecture.name, loss=self.assembly.loss.name, data=self.assembly.dataset.name,
         ))
         record = {"step": step, "eval": {name: r.values for name, r in results.items()}, "best": improved}

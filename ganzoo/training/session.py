@@ -52,7 +52,7 @@ class TrainingSession:
             latent_dim=config.latent_dim, n_critic=hyper["n_critic"], lr_g=hyper["lr_g"], lr_d=hyper["lr_d"],
             betas=hyper["betas"], grad_clip=config.grad_clip, conditional=assembly.architecture.conditional,
             device=assembly.device, seed=config.seed, precision=assembly.precision, compile=config.compile,
-            world=world, optimizer=hyper["optimizer"], techniques=Techniques(regularization=regularization),
+            world=world, optimizer=hyper["optimizer"], techniques=Techniques(regularization=regularization, ema_decay=config.ema, ema_start=config.ema_start),
         )
         self.assembly, self.config, self.run_dir = assembly, config, run_dir
         self.reporter = reporter if world.is_main else SilentReporter()

@@ -22,6 +22,7 @@ from ganzoo.contract.regularizers import CriticBatch
 from ganzoo.distributed.world import World
 from ganzoo.training.fastpath import compiled, make_optimizer, prefer_channels_last
 from ganzoo.compute.precision import Precision
+from ganzoo.training.ema import GeneratorAverage
 from ganzoo.training.regularization import Regularization
 
 
@@ -32,9 +33,13 @@ class Techniques:
     Attributes:
         regularization: the ``--reg`` terms, added to every discriminator
             update they are due at (None: none).
+        ema_decay, ema_start: ``--ema``: the generator's weights are averaged
+            after every generator update from the start (None: no average).
     """
 
     regularization: Regularization | None = None
+    ema_decay: float | None = None
+    ema_start: int = 0
 
 
 @dataclass
@@ -112,6 +117,8 @@ class AdversarialTrainer:
         self.techniques = techniques or Techniques()
         self.regularization = self.techniques.regularization
         self.discriminator_updates = 0  # counts D updates for lazy regularizers; checkpointed
+        self.average = (GeneratorAverage(self.generator, self.techniques.ema_decay, self.techniques.ema_start)
+                        if self.techniques.ema_decay is not None else None)
         self.precision = Precision(precision, device)
         self.world = world or World.single(device)
         # Checkpoints and sampling use the plain modules; only the training step runs the wrapped ones.
@@ -197,6 +204,8 @@ class AdversarialTrainer:
             self.precision.step("generator", loss, self.optimizer_g, lambda: self._clip(self.generator))
         finally:
             self.discriminator.requires_grad_(True)
+        if self.average is not None:
+            self.average.update()
         return loss
 
     def _clip(self, network: nn.Module) -> None:
@@ -212,6 +221,8 @@ class AdversarialTrainer:
             tensors.update(optimizer_parts(prefix, optimizer)[0])
         if self.regularization is not None:
             tensors.update(self.regularization.state_tensors())
+        if self.average is not None:
+            tensors.update({f"ema_generator.{name}": p for name, p in self.average.network.named_parameters()})
         return tensors
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -223,6 +234,8 @@ class AdversarialTrainer:
         tensors.update(d_tensors)
         if self.regularization is not None:
             tensors.update(self.regularization.state_tensors())
+        if self.average is not None:
+            tensors.update(module_tensors("ema_generator", self.average.network))
         tensors["rng.noise"] = self.noise_rng.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
         if self.device.type == "cuda":
@@ -239,6 +252,9 @@ class AdversarialTrainer:
         self.precision.load_state(meta.get("grad_scalers", {}))
         if self.regularization is not None:
             self.regularization.load_state_tensors(tensors, path)
+        if self.average is not None:
+            load_module("ema_generator", self.average.network, tensors, path)
+            self.average.updates = int(meta.get("step", 0))  # one generator update per step
         # Checkpoints from before lazy regularizers counted D updates: every step did n_critic of them.
         self.discriminator_updates = int(meta.get("discriminator_updates", int(meta.get("step", 0)) * self.n_critic))
         self.noise_rng.set_state(tensors["rng.noise"])
