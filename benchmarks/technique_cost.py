@@ -3,10 +3,13 @@
 Every arm is ganzoo's own trainer on the same networks (built by the same
 plugin, same seed) and the same data at ganzoo's defaults (preloaded
 batches, channels-last, fused Adam, ``--precision auto``); arms differ by one
-technique each: ``--ema``, ``--spectral-norm discriminator``, and ``--reg``
-terms (``r1`` eager and lazy every 16 updates, ``gp``, ``lecam``, ``cr``).
-Rounds alternate between the arms so machine noise hits all alike; the
-median of each is reported with its ratio to the plain step. On CUDA,
+technique each: ``--ema``, ``--augment`` (``ada`` held at p = 0.5,
+``diffaugment`` with all three policies, ``flip``), ``--spectral-norm
+discriminator``, and ``--reg`` terms (``r1`` eager and lazy every 16
+updates, ``gp``, ``lecam``, ``cr``).
+Rounds alternate between the arms, in a shuffled order each round, so
+machine noise hits all alike; the median of each is reported with its ratio
+to the plain step, and a second plain arm shows the noise floor. On CUDA,
 ``--check-syncs`` runs the timed steps under ``torch.cuda.set_sync_debug_mode
 ("error")``, so an arm that makes the host wait for the device fails.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import statistics
 import time
 
@@ -26,22 +30,28 @@ import torch
 
 from ganzoo.compute.precision import resolve_precision
 from ganzoo.registry import load_registry
+from ganzoo.training.augmentation import Augmenting, resolve_augmentations
 from ganzoo.training.batches import BatchStream
 from ganzoo.training.regularization import Regularization, resolve_regularizers
 from ganzoo.training.spectral_norm import apply_spectral_norm
-from ganzoo.training.trainer import AdversarialTrainer, Techniques
+from ganzoo.training.techniques import Techniques
+from ganzoo.training.trainer import AdversarialTrainer
 
 LATENT_DIM = 100
-#: arm name -> (``--reg`` values, EMA decay, spectral norm on D)
+#: arm name -> (``--reg`` values, ``--augment`` values, EMA decay, spectral norm on D)
 ARMS = {
-    "plain": ((), None, False),
-    "--ema 0.999": ((), 0.999, False),
-    "--spectral-norm discriminator": ((), None, True),
-    "--reg r1": (("r1",), None, False),
-    "--reg r1:every=16": (("r1:every=16",), None, False),
-    "--reg gp": (("gp",), None, False),
-    "--reg lecam": (("lecam",), None, False),
-    "--reg cr": (("cr",), None, False),
+    "plain": ((), (), None, False),
+    "plain (again: the noise floor)": ((), (), None, False),
+    "--ema 0.999": ((), (), 0.999, False),
+    "--augment ada (p=0.5)": ((), ("ada",), None, False),
+    "--augment diffaugment": ((), ("diffaugment",), None, False),
+    "--augment flip": ((), ("flip",), None, False),
+    "--spectral-norm discriminator": ((), (), None, True),
+    "--reg r1": (("r1",), (), None, False),
+    "--reg r1:every=16": (("r1:every=16",), (), None, False),
+    "--reg gp": (("gp",), (), None, False),
+    "--reg lecam": (("lecam",), (), None, False),
+    "--reg cr": (("cr",), (), None, False),
 }
 
 
@@ -63,7 +73,7 @@ def timed(trainer, steps, device, check_syncs):
 
 
 def build(registry, arch, data, args, device, arm):
-    regs, ema, spectral = ARMS[arm]
+    regs, augments, ema, spectral = ARMS[arm]
     architecture, loss, dataset = registry.architecture(arch), registry.loss(args.loss), registry.dataset(data)
     spec = dataset.spec_for(args.data_root)
     train_data = dataset.load(args.data_root, train=True, download=False)
@@ -73,11 +83,17 @@ def build(registry, arch, data, args, device, arm):
         apply_spectral_norm(d)
     choices = resolve_regularizers(list(regs), loss, registry)
     regularization = Regularization(choices, registry, spec).to(device) if choices else None
+    augmentation = None
+    if augments:
+        augmentation = Augmenting(resolve_augmentations(list(augments), registry), registry, spec).to(device)
+        for pipe in augmentation.pipes:
+            if hasattr(pipe, "p"):
+                pipe.p.fill_(0.5)  # mid-training ADA: half the transforms on; p = 0 would cost nothing
     return AdversarialTrainer(
         g.to(device), d.to(device), loss, BatchStream(train_data, args.batch_size, 0, device), latent_dim=LATENT_DIM,
         n_critic=1, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), grad_clip=None, conditional=False, device=device,
         seed=0, precision=resolve_precision("auto", device),
-        techniques=Techniques(regularization=regularization, ema_decay=ema),
+        techniques=Techniques(regularization=regularization, augmentation=augmentation, ema_decay=ema),
     )
 
 
@@ -105,9 +121,11 @@ def main():
     arms = [arm.strip() for arm in args.arms.split(",")]
     trainers = {arm: build(registry, arch, data, args, device, arm) for arm in arms}
     speeds = {arm: [] for arm in arms}
-    for _ in range(args.rounds):
-        for arm, trainer in trainers.items():
-            speeds[arm].append(args.steps * args.batch_size / timed(trainer, args.steps, device, args.check_syncs))
+    for round_index in range(args.rounds):
+        order = list(trainers)
+        random.Random(round_index).shuffle(order)  # no arm always runs first (or right after a slow one)
+        for arm in order:
+            speeds[arm].append(args.steps * args.batch_size / timed(trainers[arm], args.steps, device, args.check_syncs))
     medians = {arm: statistics.median(values) for arm, values in speeds.items()}
     base = medians.get("plain")
     print(f"\n{arch} + {args.loss} on {data}, batch {args.batch_size}, {args.rounds} rounds x {args.steps} steps")

@@ -13,6 +13,8 @@ from ganzoo.contract import (
     INCEPTION_WEIGHTS_ENV,
     LOSS_DEFAULT_KEYS,
     Architecture,
+    AugmentPipe,
+    Augmentation,
     CriticBatch,
     DataSpec,
     Dataset,
@@ -48,6 +50,8 @@ from ganzoo.version import __version__
 __all__ = [
     # the contract
     "Architecture",
+    "AugmentPipe",
+    "Augmentation",
     "COMMON_REGULARIZER_OPTIONS",
     "CriticBatch",
     "DataSpec",

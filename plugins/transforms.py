@@ -34,3 +34,21 @@ def random_translation(images: torch.Tensor, fraction: float) -> torch.Tensor:
     columns = torch.arange(width, device=images.device).view(1, 1, width) + offset_x
     index = (rows * (width + 2 * shift_x) + columns).view(n, 1, height * width).expand(n, channels, height * width)
     return padded.flatten(2).gather(2, index).view(n, channels, height, width)
+
+
+def random_cutout(images: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Each image with one square of side ``round(fraction * size)`` set to zero at a random centre.
+
+    The centre is uniform over the image, so the square may be clipped by the
+    border, as in DiffAugment's cutout (ratio 1/2 there).
+    """
+    n, _, height, width = images.shape
+    size_y, size_x = int(fraction * height + 0.5), int(fraction * width + 0.5)
+    if size_x == 0 or size_y == 0:
+        return images
+    centre_y = torch.randint(0, height + (1 - size_y % 2), (n, 1, 1), device=images.device)
+    centre_x = torch.randint(0, width + (1 - size_x % 2), (n, 1, 1), device=images.device)
+    rows = torch.arange(height, device=images.device).view(1, height, 1) - (centre_y - size_y // 2)
+    columns = torch.arange(width, device=images.device).view(1, 1, width) - (centre_x - size_x // 2)
+    inside = (rows >= 0) & (rows < size_y) & (columns >= 0) & (columns < size_x)
+    return images * (~inside).unsqueeze(1).to(images.dtype)

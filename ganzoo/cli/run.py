@@ -44,6 +44,9 @@ from ganzoo.version import __version__
               help="A regularizer of D, e.g. r1:gamma=10 or lecam:weight=0.3 (repeatable; see list-plugins); "
                    "common keys weight and every (lazy: every k-th D update, weight times k). "
                    "Replaces the loss's default ones; --reg none drops them.")
+@click.option("--augment", "augmentations", multiple=True, metavar="NAME[:KEY=VALUE,...]",
+              help="Augment what D sees, e.g. diffaugment:policy=color,translation,cutout, ada or flip "
+                   "(repeatable, applied in order; see list-plugins).")
 @click.option("--spectral-norm", type=click.Choice(SPECTRAL_NORM_CHOICES),
               help="Spectral normalisation (Miyato et al. 2018) of every linear, convolution and embedding layer of "
                    "the discriminator, the generator or both (default none).")
@@ -101,6 +104,8 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
             given[name] = parse_assignments(given[name], "--" + name[:-1].replace("_", "-"))
     if "betas" in given:
         given["betas"] = _parse_betas(given["betas"])
+    if "augmentations" in given:
+        given["augmentations"] = [spec.strip() for spec in given["augmentations"]]
     if "regularizers" in given:
         given["regularizers"] = _regularizer_specs(given["regularizers"])
     for name in ("metrics", "log"):

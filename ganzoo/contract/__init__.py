@@ -1,13 +1,14 @@
 """The contract: what plugins implement and what the engine promises them.
 
 The component classes (``components``), the hook specifications (``hookspecs``),
-the metric contract (``metrics``), the regularizer contract (``regularizers``), the lifecycle and logger contract
+the metric contract (``metrics``), the regularizer and augmentation contracts (``regularizers``, ``augmentations``), the lifecycle and logger contract
 (``callbacks``) and the ``InMemoryDataset`` helper (``tensordata``). This is the
 bottom layer: it imports nothing from ganzoo. Everything third-party authors
 code against is re-exported from :mod:`ganzoo`; the names below stay importable
 from ``ganzoo.contract`` as docs/plugins.md documents (``LOSS_DEFAULT_KEYS``).
 """
 
+from ganzoo.contract.augmentations import AugmentPipe, Augmentation
 from ganzoo.contract.callbacks import Logger, RunContext, RunLogger
 from ganzoo.contract.components import LOSS_DEFAULT_KEYS, Architecture, DataSpec, Dataset, Loss
 from ganzoo.contract.hookspecs import hookimpl, hookspec
@@ -16,7 +17,8 @@ from ganzoo.contract.regularizers import (COMMON_REGULARIZER_OPTIONS, CriticBatc
                                           squared_gradient_norms)
 from ganzoo.contract.tensordata import InMemoryDataset
 
-__all__ = ["COMMON_REGULARIZER_OPTIONS", "INCEPTION_WEIGHTS_ENV", "LOSS_DEFAULT_KEYS", "Architecture", "CriticBatch",
+__all__ = ["COMMON_REGULARIZER_OPTIONS", "INCEPTION_WEIGHTS_ENV", "LOSS_DEFAULT_KEYS", "Architecture", "AugmentPipe",
+           "Augmentation", "CriticBatch",
            "DataSpec", "Dataset", "EvalContext", "InMemoryDataset", "Logger", "Loss", "Metric", "MetricResult",
            "Regularizer", "RunContext", "RunLogger", "SampleSource", "hookimpl", "hookspec", "input_gradients",
            "squared_gradient_norms"]

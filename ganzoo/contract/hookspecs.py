@@ -35,6 +35,7 @@ from collections.abc import Callable
 
 import pluggy
 
+from ganzoo.contract.augmentations import Augmentation
 from ganzoo.contract.callbacks import Logger, RunContext
 from ganzoo.contract.components import Architecture, Dataset, Loss
 from ganzoo.contract.metrics import Metric
@@ -101,6 +102,27 @@ def register_regularizers(register: Callable[[Regularizer], None]) -> None:
     ``every``-th), with a :class:`ganzoo.CriticBatch`, and its weighted
     result is added to the discriminator's loss and reported, with any
     ``Loss.penalty``, as the step's ``penalty``.
+    """
+
+
+@hookspec
+def register_augmentations(register: Callable[[Augmentation], None]) -> None:
+    """Register augmentations of the discriminator's inputs (DiffAugment, ADA, x-flips).
+
+    Called once when ganzoo loads its plugins, before any command runs.
+
+    :param register: call it once per augmentation with an instance of a
+        :class:`ganzoo.Augmentation` subclass.
+
+    The return value is ignored. Users choose augmentations with ``ganzoo run
+    --augment NAME[:KEY=VALUE,...]`` (repeatable; applied in the order
+    given). :meth:`~ganzoo.Augmentation.build` is called once per run; the
+    :class:`ganzoo.AugmentPipe` it returns transforms every batch D sees
+    (real and fake, in both networks' updates and inside regularizers), or
+    only the real batch for a ``real_only`` augmentation. After each
+    discriminator update the engine calls its ``observe`` with D's logits on
+    the real batch (ADA adjusts its probability there); its buffers are
+    checkpointed and its ``log_values`` are added to the log records.
     """
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pluggy
 
 from ganzoo.contract import hookspecs
+from ganzoo.contract.augmentations import Augmentation
 from ganzoo.contract.callbacks import Logger
 from ganzoo.contract.components import LOSS_DEFAULT_KEYS, Architecture, Dataset, Loss
 from ganzoo.errors import GanzooError, unknown_choice
@@ -47,6 +48,7 @@ KINDS: tuple[ComponentKind, ...] = (
     ComponentKind("metrics", "register_metrics", Metric, "metric"),
     ComponentKind("loggers", "register_loggers", Logger, "logger"),
     ComponentKind("regularizers", "register_regularizers", Regularizer, "regularizer"),
+    ComponentKind("augmentations", "register_augmentations", Augmentation, "augmentation"),
 )
 _KIND_BY_KEY = {kind.key: kind for kind in KINDS}
 
@@ -151,6 +153,10 @@ class Registry:
     def regularizer(self, name: str) -> Regularizer:
         """The regularizer called ``name``."""
         return self.get("regularizers", name)
+
+    def augmentation(self, name: str) -> Augmentation:
+        """The augmentation called ``name``."""
+        return self.get("augmentations", name)
 
 
 def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, str] | None = None) -> Registry:

@@ -60,6 +60,7 @@ class RunConfig:
     optimizer: str | None = None
     lr_schedule: str = "constant"
     regularizers: list[str] | None = None
+    augmentations: list[str] = field(default_factory=list)
     spectral_norm: str = "none"
     ema: float | None = None
     ema_start: int = 0

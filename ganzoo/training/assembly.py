@@ -26,6 +26,7 @@ from ganzoo.storage.paths import default_data_root
 from ganzoo.compute.precision import resolve_precision
 from ganzoo.storage.preflight import check_build, check_memory, check_path_text
 from ganzoo.registry.loading import Registry
+from ganzoo.training.augmentation import AugmentationChoice, Augmenting, resolve_augmentations
 from ganzoo.training.regularization import Regularization, RegularizerChoice, resolve_regularizers
 from ganzoo.training.run_support import GuardedHooks
 from ganzoo.training.spectral_norm import apply_spectral_norm, networks_to_normalise
@@ -56,6 +57,8 @@ class Assembly:
     world: World | None = None  # the processes training together; None: this one alone
     regularizers: list[RegularizerChoice] = field(default_factory=list)
     regularization: Regularization | None = None  # the built terms of --reg; None when there are none
+    augmentations: list[AugmentationChoice] = field(default_factory=list)
+    augmentation: Augmenting | None = None  # the built pipes of --augment; None when there are none
 
     def build_networks(self) -> tuple[nn.Module, nn.Module]:
         """Fresh generator and discriminator on the run's device."""
@@ -76,6 +79,7 @@ class Assembly:
             "resolved": {
                 **{key: list(v) if isinstance(v, tuple) else v for key, v in self.hyperparameters.items()},
                 "regularizers": [choice.to_json() for choice in self.regularizers],
+                "augmentations": [choice.to_json() for choice in self.augmentations],
                 "generator": sampled_generator(self.config),
                 "arch_options": _jsonable(self.arch_options),
                 "data_options": _jsonable(self.data_options),
@@ -128,6 +132,8 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
     hyperparameters = resolve_hyperparameters(config, loss)
     regularizers = resolve_regularizers(config.regularizers, loss, registry)
     regularization = Regularization(regularizers, registry, spec) if regularizers else None
+    augmentations = resolve_augmentations(config.augmentations, registry)
+    augmentation = Augmenting(augmentations, registry, spec) if augmentations else None
     # Building once here (on the meta device: no memory) surfaces an impossible arch/data combination,
     # or networks too large for the machine, before any data is read.
     parameter_count = check_build(architecture, spec, config.latent_dim, arch_options)
@@ -150,6 +156,8 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
     for logger in loggers if main else ():
         logger.check()
     return Assembly(
+        augmentations=augmentations,
+        augmentation=augmentation,
         regularizers=regularizers,
         regularization=regularization,
         world=world,
@@ -173,8 +181,8 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
         provenance={
             **{kind: _plugin_record(registry, kind, name)
                for kind, name in (("architectures", config.arch), ("losses", config.loss), ("datasets", config.data))},
-            **({"regularizers": [_plugin_record(registry, "regularizers", choice.name) for choice in regularizers]}
-               if regularizers else {}),
+            **{kind: [_plugin_record(registry, kind, choice.name) for choice in chosen]
+               for kind, chosen in (("regularizers", regularizers), ("augmentations", augmentations)) if chosen},
         },
     )
 

@@ -21,7 +21,8 @@ from ganzoo.training.reporting import Reporter, RunOutcome, SilentReporter
 from ganzoo.training.schedules import lr_factor
 from ganzoo.training.run_support import (Due, LoggerFanOut, LossWindow, PluginHookError, StopRequest, after_plugin_error,
                                          housekeeping_due, stop_on_signals)
-from ganzoo.training.trainer import AdversarialTrainer, Techniques
+from ganzoo.training.techniques import Techniques
+from ganzoo.training.trainer import AdversarialTrainer
 
 
 class _NoHooks:
@@ -47,12 +48,14 @@ class TrainingSession:
             discriminator = synchronize_batch_norm(discriminator, assembly.device)
         hyper = assembly.hyperparameters
         regularization = assembly.regularization.to(assembly.device) if assembly.regularization is not None else None
+        augmentation = assembly.augmentation.to(assembly.device) if assembly.augmentation is not None else None
         self.trainer = AdversarialTrainer(
             generator, discriminator, assembly.loss, batches_at(assembly, saved[1]["batches_drawn"] if saved else 0),
             latent_dim=config.latent_dim, n_critic=hyper["n_critic"], lr_g=hyper["lr_g"], lr_d=hyper["lr_d"],
             betas=hyper["betas"], grad_clip=config.grad_clip, conditional=assembly.architecture.conditional,
             device=assembly.device, seed=config.seed, precision=assembly.precision, compile=config.compile,
-            world=world, optimizer=hyper["optimizer"], techniques=Techniques(regularization=regularization, ema_decay=config.ema, ema_start=config.ema_start),
+            world=world, optimizer=hyper["optimizer"], techniques=Techniques(regularization=regularization, augmentation=augmentation, ema_decay=config.ema,
+                                  ema_start=config.ema_start),
         )
         self.assembly, self.config, self.run_dir = assembly, config, run_dir
         self.reporter = reporter if world.is_main else SilentReporter()
@@ -166,6 +169,8 @@ class TrainingSession:
             # Losses averaged over ranks: those of the global batch. --batch-size is the global batch.
             record = self.window.flush(step, self.config.batch_size * self.assembly.hyperparameters["n_critic"],
                                        average=self.world.mean)
+            # Techniques' values (ADA's p) agree over ranks; read here, where the loop syncs anyway.
+            record.update({name: float(value) for name, value in self.trainer.techniques.logged_values().items()})
             if main:
                 self.run_dir.append_metrics(record)
                 self.reporter.log(record)

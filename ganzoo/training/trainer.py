@@ -22,24 +22,7 @@ from ganzoo.contract.regularizers import CriticBatch
 from ganzoo.distributed.world import World
 from ganzoo.training.fastpath import compiled, make_optimizer, prefer_channels_last
 from ganzoo.compute.precision import Precision
-from ganzoo.training.ema import GeneratorAverage
-from ganzoo.training.regularization import Regularization
-
-
-@dataclass
-class Techniques:
-    """The composable techniques a run adds to the plain adversarial step.
-
-    Attributes:
-        regularization: the ``--reg`` terms, added to every discriminator
-            update they are due at (None: none).
-        ema_decay, ema_start: ``--ema``: the generator's weights are averaged
-            after every generator update from the start (None: no average).
-    """
-
-    regularization: Regularization | None = None
-    ema_decay: float | None = None
-    ema_start: int = 0
+from ganzoo.training.techniques import Techniques
 
 
 @dataclass
@@ -114,11 +97,10 @@ class AdversarialTrainer:
         self.optimizer_g = make_optimizer(optimizer, generator, lr=lr_g, betas=betas)
         self.optimizer_d = make_optimizer(optimizer, discriminator, lr=lr_d, betas=betas)
         self.noise_rng = torch.Generator(device=device).manual_seed(seed)
-        self.techniques = techniques or Techniques()
-        self.regularization = self.techniques.regularization
+        self.techniques = (techniques or Techniques()).attach(self.generator)
+        self.regularization, self.augmentation = self.techniques.regularization, self.techniques.augmentation
+        self.average = self.techniques.average
         self.discriminator_updates = 0  # counts D updates for lazy regularizers; checkpointed
-        self.average = (GeneratorAverage(self.generator, self.techniques.ema_decay, self.techniques.ema_start)
-                        if self.techniques.ema_decay is not None else None)
         self.precision = Precision(precision, device)
         self.world = world or World.single(device)
         # Checkpoints and sampling use the plain modules; only the training step runs the wrapped ones.
@@ -160,9 +142,12 @@ class AdversarialTrainer:
         """Adversarial logits ``(N,)`` and, for an auxiliary-classifier discriminator, class logits.
 
         Logits leave the network as float32 whatever the precision: losses own the numerics.
-        ``frozen``: for G's update, which reads D without training it.
+        ``frozen``: for G's update, which reads D without training it. The ``--augment`` pipes
+        transform ``samples`` first: every batch D sees goes through here.
         """
         network = self._frozen_discriminator_forward if frozen else self._discriminator_forward
+        if self.augmentation is not None:
+            samples = self.augmentation(samples)
         output = network(samples, labels) if self.conditional else network(samples)
         if isinstance(output, tuple):
             logits, class_logits = output
@@ -170,6 +155,8 @@ class AdversarialTrainer:
         return output.reshape(-1).float(), None
 
     def _update_discriminator(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        if self.augmentation is not None:
+            real = self.augmentation.data(real)  # dataset augmentations (flips) of the real batch alone
         with self.precision.autocast():
             real_logits, real_classes = self._discriminate(real, labels)
             fake_logits, fake_classes = self._discriminate(fake, labels)
@@ -185,6 +172,8 @@ class AdversarialTrainer:
         self.precision.step("discriminator", loss + penalty, self.optimizer_d, lambda: self._clip(self.discriminator))
         with torch.no_grad():
             self.loss.after_discriminator_step(self.discriminator)
+            if self.augmentation is not None:
+                self.augmentation.observe(real_logits.detach(), self.world.mean, len(real) * self.world.size)
         return loss, penalty
 
     def _update_generator(self, fake: torch.Tensor, labels: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -213,16 +202,13 @@ class AdversarialTrainer:
             nn.utils.clip_grad_norm_(network.parameters(), self.grad_clip)
 
     def replicated_tensors(self) -> dict[str, torch.Tensor]:
-        """Weights and optimizer states: what data-parallel ranks hold bit-identical (batch-norm running
-        statistics are per rank unless ``--sync-bn``)."""
+        """Weights, optimizer states and techniques' state (the EMA generator, LeCam's anchors, ADA's p): what
+        data-parallel ranks hold bit-identical (batch-norm running statistics are per rank unless ``--sync-bn``)."""
         tensors = {f"generator.{name}": p for name, p in self.generator.named_parameters()}
         tensors.update({f"discriminator.{name}": p for name, p in self.discriminator.named_parameters()})
         for prefix, optimizer in (("optimizer_g", self.optimizer_g), ("optimizer_d", self.optimizer_d)):
             tensors.update(optimizer_parts(prefix, optimizer)[0])
-        if self.regularization is not None:
-            tensors.update(self.regularization.state_tensors())
-        if self.average is not None:
-            tensors.update({f"ema_generator.{name}": p for name, p in self.average.network.named_parameters()})
+        tensors.update(self.techniques.replicated_tensors())
         return tensors
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -232,10 +218,7 @@ class AdversarialTrainer:
         d_tensors, d_meta = optimizer_parts("optimizer_d", self.optimizer_d)
         tensors.update(g_tensors)
         tensors.update(d_tensors)
-        if self.regularization is not None:
-            tensors.update(self.regularization.state_tensors())
-        if self.average is not None:
-            tensors.update(module_tensors("ema_generator", self.average.network))
+        tensors.update(self.techniques.state_tensors())
         tensors["rng.noise"] = self.noise_rng.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
         if self.device.type == "cuda":
@@ -250,11 +233,7 @@ class AdversarialTrainer:
         load_optimizer("optimizer_g", self.optimizer_g, tensors, meta["optimizer_g"])
         load_optimizer("optimizer_d", self.optimizer_d, tensors, meta["optimizer_d"])
         self.precision.load_state(meta.get("grad_scalers", {}))
-        if self.regularization is not None:
-            self.regularization.load_state_tensors(tensors, path)
-        if self.average is not None:
-            load_module("ema_generator", self.average.network, tensors, path)
-            self.average.updates = int(meta.get("step", 0))  # one generator update per step
+        self.techniques.load_state_tensors(tensors, meta, path)
         # Checkpoints from before lazy regularizers counted D updates: every step did n_critic of them.
         self.discriminator_updates = int(meta.get("discriminator_updates", int(meta.get("step", 0)) * self.n_critic))
         self.noise_rng.set_state(tensors["rng.noise"])

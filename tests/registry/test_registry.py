@@ -18,6 +18,7 @@ BUILTIN_COMPONENTS = {
     "metrics": {"fid", "is", "kid", "prc", "classifier", "cas", "modes"},
     "loggers": {"tensorboard"},
     "regularizers": {"gp", "dragan", "r1", "r2", "lecam", "cr"},
+    "augmentations": {"diffaugment", "ada", "flip"},
 }
 
 

@@ -253,3 +253,26 @@ def test_an_unwritable_output_is_refused_before_training(tmp_path, where):
     line = assert_one_line_error(result)
     assert ("is a file, not a directory" in line) if where == "under-a-file" else ("cannot write to /proc" in line)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_kill_9_with_every_technique_on_then_resume_reproduces_the_uninterrupted_run(tmp_path):
+    """EMA, ADA's p, DiffAugment's draws, LeCam's anchors, a lazy R1, spectral norm and a linear schedule all
+    come back from the last checkpoint bit for bit."""
+    from tests.training.test_augmentation import ALL_ON, IMAGES
+
+    total = 12
+    args = [*IMAGES, *ALL_ON, "--threads", "1", "--seed", "9", "--sample-every", "1000000", "--checkpoint-every", 1,
+            "--steps", total]
+    straight, run = tmp_path / "straight", tmp_path / "killed"
+    assert invoke("run", *args, "--out", straight).exit_code == 0
+    process = start(["run", *args, "--out", run])
+    wait_for(lambda: logged_steps(run) >= 4, process)
+    kill_9(process)
+    assert 0 < checkpoint_step(run) < total
+    result = invoke("run", "--resume", run)
+    assert result.exit_code == 0, result.output
+    assert_same_tensors(straight / "checkpoints" / "state.safetensors", run / "checkpoints" / "state.safetensors")
+    assert_same_tensors(straight / "checkpoints" / "generator.safetensors", run / "checkpoints" / "generator.safetensors")
+    keys = (*LOSSES, "ada_p")
+    assert [[r[k] for k in keys] for r in read_metrics(run) if "d_loss" in r] == \
+        [[r[k] for k in keys] for r in read_metrics(straight) if "d_loss" in r]

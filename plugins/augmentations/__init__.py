@@ -1,0 +1,1 @@
+"""Built-in augmentations of the discriminator's inputs: DiffAugment, ADA and x-flips."""
