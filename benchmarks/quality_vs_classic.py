@@ -74,10 +74,13 @@ from ganzoo_plugins.metrics.classifier_net import evaluator_network
 #: Architecture options of the classic loop's networks, per architecture.
 CLASSIC_OPTIONS = {"dcgan": {"base_width": 128}, "mlp": {}}
 
-#: ganzoo arms: extra ``ganzoo run`` options (``default`` is the command a user types).
+#: ganzoo arms: extra ``ganzoo run`` options (``default`` is the command a user types; since round 4 its
+#: 32-pixel dcgan is 512-256-128, so on a CPU without native bf16 ``default`` = ``w128-fp32``, and ``w64-fp32``
+#: is the old default).
 GANZOO_ARMS = {
     "default": [],
     "fp32": ["--precision", "fp32"],
+    "w64-fp32": ["--arch-option", "base_width=64", "--precision", "fp32"],
     "w64-bf16": ["--arch-option", "base_width=64", "--precision", "bf16"],
     "w128-bf16": ["--arch-option", "base_width=128", "--precision", "bf16"],
     "w128-fp32": ["--arch-option", "base_width=128", "--precision", "fp32"],

@@ -13,7 +13,7 @@ to the plain step, and a second plain arm shows the noise floor. On CUDA,
 ``--check-syncs`` runs the timed steps under ``torch.cuda.set_sync_debug_mode
 ("error")``, so an arm that makes the host wait for the device fails.
 
-    python benchmarks/technique_cost.py --data-root ../shared/data --threads 1
+    python benchmarks/technique_cost.py --data-root ../shared/data --arch-option base_width=64
     python benchmarks/technique_cost.py --device cuda --batch-size 256 --check-syncs
 """
 
@@ -30,6 +30,7 @@ import torch
 
 from ganzoo.compute.precision import resolve_precision
 from ganzoo.registry import load_registry
+from ganzoo.registry.options import parse_assignments, resolve_options
 from ganzoo.training.augmentation import Augmenting, resolve_augmentations
 from ganzoo.training.batches import BatchStream
 from ganzoo.training.regularization import Regularization, resolve_regularizers
@@ -78,7 +79,9 @@ def build(registry, arch, data, args, device, arm):
     spec = dataset.spec_for(args.data_root)
     train_data = dataset.load(args.data_root, train=True, download=False)
     torch.manual_seed(0)
-    g, d = architecture.build(spec, LATENT_DIM, **architecture.options)
+    options = resolve_options(architecture.options, parse_assignments(args.arch_option, "--arch-option"),
+                              owner=f"architecture '{arch}'", flag="--arch-option")
+    g, d = architecture.build(spec, LATENT_DIM, **options)
     if spectral:
         apply_spectral_norm(d)
     choices = resolve_regularizers(list(regs), loss, registry)
@@ -101,6 +104,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="dcgan:cifar10", help="ARCH:DATA")
     parser.add_argument("--loss", default="bce")
+    parser.add_argument("--arch-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an architecture option, as for ganzoo run (repeatable)")
     parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated arm names (see ARMS)")
     parser.add_argument("--data-root", default=os.environ.get("GANZOO_DATA", "../shared/data"))
     parser.add_argument("--batch-size", type=int, default=64)

@@ -134,6 +134,7 @@ def _run_cell(cell: Cell, settings: BenchSettings, cell_dir: Path, registry: Reg
                     command += ["--eval-every", str(settings.eval_every)]
             if settings.batch_size:
                 command += ["--batch-size", str(settings.batch_size)]
+            command += list(cell.variant_args)  # a resumed cell keeps the options it was started with
         command += ["--steps", str(settings.steps)] if settings.steps else ["--steps", "1000000000", "--max-minutes", str(settings.minutes)]
         command += ["--device", "cuda" if gpus is not None else settings.device]
         if settings.data_root:

@@ -8,6 +8,8 @@ reason, found before any cell starts.
 from __future__ import annotations
 
 import math
+import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,10 @@ from ganzoo.registry import Registry
 from ganzoo.registry.options import resolve_options
 
 LATENT_DIM = 100
+_VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+#: Options every cell sets itself, which a variant may not.
+_CELL_OPTIONS = frozenset({"--arch", "--loss", "--data", "--seed", "--steps", "--out", "-o", "--resume", "--device",
+                           "--data-root"})
 
 
 @dataclass
@@ -34,14 +40,17 @@ class Cell:
     seed: int
     skip_reason: str | None = None
     failure: str | None = None
+    variant: str = ""  # a --variant axis value: its name, and the ganzoo run options it adds
+    variant_args: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
-        return f"{self.data}-{self.arch}-{self.loss}-seed{self.seed}"
+        variant = f"-{self.variant}" if self.variant else ""
+        return f"{self.data}-{self.arch}-{self.loss}{variant}-seed{self.seed}"
 
     @property
     def combination(self) -> str:
-        return f"{self.arch}+{self.loss}"
+        return f"{self.arch}+{self.loss}" + (f" [{self.variant}]" if self.variant else "")
 
 
 @dataclass
@@ -68,8 +77,37 @@ class BenchSettings:
             raise GanzooError(f"--nproc-per-cell must be positive, got {self.nproc_per_cell}")
 
 
+def parse_variants(texts: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """``--variant NAME=OPTIONS`` values: ``("r1", ("--reg", "r1:gamma=1"))``; ``NAME=`` is the plain run.
+
+    Options are ``ganzoo run`` options as on its command line (quoted as one
+    argument); every cell of the grid runs once per variant.
+    """
+    variants = []
+    for text in texts:
+        name, sep, options = text.partition("=")
+        name = name.strip()
+        if not sep or not _VARIANT_NAME.match(name):
+            raise GanzooError(f"--variant expects NAME=OPTIONS with a name of letters, digits, '-' or '_' "
+                              f"(e.g. r1='--reg r1:gamma=1'), got '{text}'")
+        try:
+            args = tuple(shlex.split(options))
+        except ValueError as error:
+            raise GanzooError(f"--variant {name}: cannot split its options ({error})") from None
+        fixed = sorted(set(args) & _CELL_OPTIONS)
+        if args and not args[0].startswith("--") or fixed:
+            raise GanzooError(f"--variant {name}: give ganzoo run options other than the grid's own "
+                              f"({', '.join(sorted(_CELL_OPTIONS))}), got '{options}'")
+        variants.append((name, args))
+    names = [name for name, _ in variants]
+    if len(set(names)) != len(names):
+        raise GanzooError(f"--variant names must differ, got {', '.join(names)}")
+    return variants
+
+
 def plan(registry: Registry, archs: Sequence[str], losses: Sequence[str], datas: Sequence[str],
-         seeds: Sequence[int], data_root: str, metrics: Sequence[str] = (), eval_samples: int = 2000) -> list[Cell]:
+         seeds: Sequence[int], data_root: str, metrics: Sequence[str] = (), eval_samples: int = 2000,
+         variants: Sequence[tuple[str, tuple[str, ...]]] = ()) -> list[Cell]:
     """Every cell of the grid. Each dataset is read once, here: cells whose data cannot be read are
     failed before any starts; combinations that cannot work (an architecture for the data's shape, a
     metric for the data) are skipped with their reason."""
@@ -90,7 +128,8 @@ def plan(registry: Registry, archs: Sequence[str], losses: Sequence[str], datas:
         for arch in archs:
             for loss in losses:
                 reason = None if failure else skip or _build_problem(registry, arch, loss, spec)
-                cells.extend(Cell(arch, loss, data, seed, reason, failure) for seed in seeds)
+                cells.extend(Cell(arch, loss, data, seed, reason, failure, variant, args)
+                             for variant, args in (variants or [("", ())]) for seed in seeds)
     return cells
 
 

@@ -17,7 +17,7 @@ from ganzoo.storage.atomic import atomic_path, write_text_atomic
 from ganzoo.bench.cells import CellResult
 from ganzoo.bench.summary import group, primary_key
 
-CSV_FIELDS = ("name", "data", "arch", "loss", "seed", "status", "reason", "steps", "img_per_s", "wall_s",
+CSV_FIELDS = ("name", "data", "arch", "loss", "variant", "seed", "status", "reason", "steps", "img_per_s", "wall_s",
               "peak_memory_bytes", "peak_memory_kind")
 
 
@@ -83,7 +83,8 @@ def _markdown(rows: list[dict[str, Any]], results: list[CellResult], settings: d
     header.append("status")
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for row in rows:
-        cells = [row["data"], row["arch"], row["loss"], f"{row['ok']}/{row['seeds']}",
+        loss = row["loss"] + (f" [{row['variant']}]" if row.get("variant") else "")
+        cells = [row["data"], row["arch"], loss, f"{row['ok']}/{row['seeds']}",
                  _fmt(row["img_per_s"], 4), _fmt(row["wall_s"], 3), _fmt(row["peak_memory_mb"], 4)]
         if key:
             cells += [_fmt(row.get("final")), _fmt(row.get("best"))]

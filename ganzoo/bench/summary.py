@@ -20,13 +20,14 @@ def primary_key(results: list[CellResult]) -> str | None:
 def group(results: list[CellResult]) -> list[dict[str, Any]]:
     """Mean ± std over seeds for each arch x loss x data combination."""
     key = primary_key(results)
-    groups: dict[tuple[str, str, str], list[CellResult]] = {}
+    groups: dict[tuple[str, str, str, str], list[CellResult]] = {}
     for result in results:
-        groups.setdefault((result.cell.data, result.cell.arch, result.cell.loss), []).append(result)
+        groups.setdefault((result.cell.data, result.cell.arch, result.cell.loss, result.cell.variant), []).append(result)
     rows = []
-    for (data, arch, loss), members in groups.items():
+    for (data, arch, loss, variant), members in groups.items():
         ok = [m for m in members if m.status == "ok"]
-        row: dict[str, Any] = {"data": data, "arch": arch, "loss": loss, "seeds": len(members), "ok": len(ok),
+        row: dict[str, Any] = {"data": data, "arch": arch, "loss": loss, "variant": variant, "seeds": len(members),
+                               "ok": len(ok),
                                "statuses": sorted({m.status for m in members}),
                                "reason": next((m.reason for m in members if m.reason), None)}
         row["img_per_s"] = _spread([m.img_per_s for m in ok])

@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 
 from ganzoo.bench.cells import CellResult, run_cells
-from ganzoo.bench.plan import BenchSettings, plan
+from ganzoo.bench.plan import BenchSettings, parse_variants, plan
 from ganzoo.bench.report import write_outputs
 from ganzoo.cli.common import names, one_process_only, output_option, plain, positive_int, registry_of, reports_errors
 from ganzoo.cli.common import seeds as parse_seeds
@@ -33,6 +33,9 @@ EXIT_CELL_FAILED = 1
 @click.option("--loss", "losses", required=True, help="Comma-separated losses.")
 @click.option("--data", "datas", required=True, help="Comma-separated datasets.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
+@click.option("--variant", "variants", multiple=True, metavar="NAME=OPTIONS",
+              help="A technique axis: every cell also runs with these ganzoo run options, e.g. "
+                   "--variant plain= --variant r1='--reg r1:gamma=1' --variant ema='--ema 0.999' (repeatable).")
 @click.option("--steps", type=positive_int(), help="Steps per cell.")
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), help="Training minutes per cell, instead of --steps.")
 @click.option("--metrics", help="Comma-separated metrics, evaluated at the end of each cell (and every --eval-every).")
@@ -49,7 +52,8 @@ EXIT_CELL_FAILED = 1
 @click.option("--resume", is_flag=True, help="Continue an interrupted sweep in --out: finished cells are kept.")
 @click.pass_context
 @reports_errors
-def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds: str, steps: int | None,
+def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds: str, variants: tuple[str, ...],
+                  steps: int | None,
                   minutes: float | None, metrics: str | None, eval_every: int | None, eval_samples: int,
                   batch_size: int | None, log_every: int, out: str | None, device: str, data_root: str | None,
                   nproc_per_cell: int, resume: bool) -> None:
@@ -71,7 +75,8 @@ def bench_command(ctx: click.Context, archs: str, losses: str, datas: str, seeds
     if data_root:
         check_path_text(data_root, "--data-root")
     cells = plan(registry, names(archs, "--arch"), names(losses, "--loss"), names(datas, "--data"), seed_list,
-                 absolute_path(data_root) if data_root else default_data_root(), settings.metrics, eval_samples)
+                 absolute_path(data_root) if data_root else default_data_root(), settings.metrics, eval_samples,
+                 parse_variants(variants))
     out_dir.mkdir(parents=True, exist_ok=True)
     table_rows: dict[str, tuple[Any, ...]] = {cell.name: (cell.name, "pending", "", "", "") for cell in cells}
 

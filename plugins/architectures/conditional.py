@@ -93,9 +93,9 @@ class ConditionalDCGANArchitecture(ganzoo.Architecture):
     name = "cdcgan"
     description = "Conditional DCGAN for 28/32/64 px (conditional batch norm in G; projection or ACGAN head)."
     conditional = True
-    options = {"base_width": 64, "discriminator_batch_norm": True, "head": "projection"}
+    options = {"base_width": "auto", "discriminator_batch_norm": True, "head": "projection"}
 
-    def build(self, spec: ganzoo.DataSpec, latent_dim: int, base_width: int = 64,
+    def build(self, spec: ganzoo.DataSpec, latent_dim: int, base_width: int | str = "auto",
               discriminator_batch_norm: bool = True, head: str = "projection") -> tuple[nn.Module, nn.Module]:
         """Build the networks; see :meth:`ganzoo.Architecture.build`.
 

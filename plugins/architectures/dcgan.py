@@ -24,18 +24,25 @@ PLANS: dict[int, Plan] = {
 }
 
 
+#: ``base_width=auto``: the width of the reference network for each size. At 32 pixels, the CIFAR-10 DCGAN of
+#: the classic pytorch/examples-style loop and of other zoos' CIFAR tables, 512-256-128 from 4x4 (the quality
+#: study in docs/benchmarks.md measured the thinner 256-128-64 clearly worse); at 64 pixels pytorch/examples'
+#: ngf = ndf = 64 (512-256-128-64); at 28 the MNIST DCGAN's 256-128-64.
+REFERENCE_WIDTHS = {28: 64, 32: 128, 64: 64}
+
+
 class DCGANArchitecture(ganzoo.Architecture):
-    """Deep convolutional generator and discriminator for square images."""
+    """Deep convolutional generator and discriminator for square images (Radford et al. 2015)."""
 
     name = "dcgan"
     description = "DCGAN (Radford et al. 2015) for square images of size 28, 32 or 64."
-    options = {"base_width": 64, "discriminator_batch_norm": True}
+    options = {"base_width": "auto", "discriminator_batch_norm": True}
 
     def build(
         self,
         spec: ganzoo.DataSpec,
         latent_dim: int,
-        base_width: int = 64,
+        base_width: int | str = "auto",
         discriminator_batch_norm: bool = True,
     ) -> tuple[nn.Module, nn.Module]:
         """Build the networks; see :meth:`ganzoo.Architecture.build`.
@@ -43,6 +50,8 @@ class DCGANArchitecture(ganzoo.Architecture):
         Args:
             base_width: channels of the generator's last hidden layer and of
                 the discriminator's first; they double at each layer inwards.
+                ``auto`` (default): the reference width for the image size
+                (:data:`REFERENCE_WIDTHS`: 128 at 32 pixels, 64 at 28 and 64).
             discriminator_batch_norm: False for critics whose loss penalises
                 per-sample gradients (WGAN-GP), which BatchNorm would couple.
         """
@@ -61,10 +70,22 @@ def layer_plan(shape: tuple[int, ...], base_width: int, arch: str) -> tuple[Plan
         *smaller, largest = sorted(PLANS)
         sizes = f"{', '.join(map(str, smaller))} or {largest}"
         raise ganzoo.GanzooError(f"{arch} supports square images of size {sizes}; got shape {shape}")
-    if int(base_width) <= 0:
-        raise ganzoo.GanzooError(f"{arch} option base_width must be a positive int; got {base_width!r}")
+    width = width_for(shape[1], base_width, arch)
     plan = PLANS[shape[1]]
-    return plan, [int(base_width) * 2**k for k in reversed(range(len(plan) - 1))]
+    return plan, [width * 2**k for k in reversed(range(len(plan) - 1))]
+
+
+def width_for(size: int, base_width: int | str, arch: str) -> int:
+    """``base_width`` as a number: ``auto`` is the reference width for ``size``; GanzooError for anything else."""
+    if str(base_width).strip().lower() == "auto":
+        return REFERENCE_WIDTHS[size]
+    try:
+        width = int(str(base_width).strip())
+    except ValueError:
+        width = 0
+    if width <= 0 or isinstance(base_width, bool):
+        raise ganzoo.GanzooError(f"{arch} option base_width must be a positive int or auto; got {base_width!r}")
+    return width
 
 
 def _generator(latent_dim: int, widths: list[int], channels: int, plan: Plan) -> nn.Sequential:

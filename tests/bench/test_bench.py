@@ -147,3 +147,30 @@ def test_a_run_stopped_by_divergence_marks_its_cell_diverged(tmp_path):
         '{"event": "diverged", "step": 2, "reason": "a loss became NaN or infinite", "checkpoint_step": null}\n',
     )
     assert result.status == "diverged" and result.reason == "non-finite losses or weights at step 2"
+
+
+def test_variants_sweep_techniques_as_an_axis_recorded_per_cell(tmp_path):
+    out = tmp_path / "sweep"
+    result = invoke("bench", "--arch", "mlp", "--loss", "hinge", "--data", "ring8", "--steps", 2, "--log-every", 1,
+                    "--variant", "plain=", "--variant", "r1=--reg r1:gamma=1", "--variant", "ema=--ema 0.9 --reg lecam",
+                    "--out", out)
+    assert result.exit_code == 0, result.output
+    payload = json.loads((out / "results.json").read_text())
+    assert [c["name"] for c in payload["cells"]] == ["ring8-mlp-hinge-plain-seed0", "ring8-mlp-hinge-r1-seed0",
+                                                     "ring8-mlp-hinge-ema-seed0"]
+    assert all(c["status"] == "ok" for c in payload["cells"])
+    resolved = {name: json.loads((out / f"ring8-mlp-hinge-{name}-seed0" / "config.json").read_text())["resolved"]
+                for name in ("plain", "r1", "ema")}
+    assert [r["name"] for r in resolved["r1"]["regularizers"]] == ["r1"] and resolved["plain"]["regularizers"] == []
+    assert resolved["ema"]["generator"] == "ema" and resolved["plain"]["generator"] == "raw"
+    assert {row["variant"] for row in payload["combinations"]} == {"plain", "r1", "ema"}
+    assert "hinge [r1]" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("variant, fragment", [("r1", "NAME=OPTIONS"), ("x=--seed 3", "other than the grid's own"),
+                                               ("x=reg r1", "other than the grid's own")])
+def test_bad_variants_are_one_line_errors(tmp_path, variant, fragment):
+    result = invoke("bench", "--arch", "mlp", "--loss", "bce", "--data", "ring8", "--steps", 1, "--variant", variant,
+                    "--out", tmp_path / "x")
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "x").exists()

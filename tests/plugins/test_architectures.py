@@ -47,9 +47,28 @@ def test_each_module_registers_one_architecture_with_its_options():
     assert isinstance(mlp_arch, ganzoo.Architecture) and mlp_arch.name == "mlp"
     assert isinstance(dcgan_arch, ganzoo.Architecture) and dcgan_arch.name == "dcgan"
     assert dict(mlp_arch.options) == {"generator_widths": (256, 512, 1024), "discriminator_widths": (512, 256)}
-    assert dict(dcgan_arch.options) == {"base_width": 64, "discriminator_batch_norm": True}
+    assert dict(dcgan_arch.options) == {"base_width": "auto", "discriminator_batch_norm": True}
     assert not mlp_arch.conditional and not dcgan_arch.conditional
     assert mlp_arch.description and dcgan_arch.description
+
+
+@pytest.mark.parametrize(("shape", "widths"), [((1, 28, 28), [256, 128, 64]), ((3, 32, 32), [512, 256, 128]),
+                                               ((3, 64, 64), [512, 256, 128, 64])])
+def test_dcgan_auto_width_is_the_reference_network_of_each_size(shape, widths):
+    """32 pixels: the CIFAR-10 DCGAN of the classic loop and other zoos (512-256-128); 64: pytorch/examples'."""
+    (dcgan_arch,) = registered(dcgan)
+    generator, discriminator = dcgan_arch.build(ganzoo.DataSpec(shape), LATENT_DIM, **dcgan_arch.options)
+    assert [m.out_channels for m in layers_of(generator, nn.ConvTranspose2d)][:-1] == widths
+    assert [m.out_channels for m in layers_of(discriminator, nn.Conv2d)][:-1] == widths[::-1]
+    narrow, _ = dcgan_arch.build(ganzoo.DataSpec(shape), LATENT_DIM, base_width="16")  # as --arch-option types it
+    assert layers_of(narrow, nn.ConvTranspose2d)[-2].out_channels == 16
+
+
+@pytest.mark.parametrize("bad", ["wide", "0", -8, True])
+def test_dcgan_refuses_a_base_width_that_is_not_a_positive_int_or_auto(bad):
+    (dcgan_arch,) = registered(dcgan)
+    with pytest.raises(ganzoo.GanzooError, match="base_width must be a positive int or auto"):
+        dcgan_arch.build(ganzoo.DataSpec((3, 32, 32)), LATENT_DIM, base_width=bad)
 
 
 @pytest.mark.parametrize(("name", "shape"), CASES)
