@@ -184,6 +184,20 @@ def test_ranks_agree_on_lecams_anchors_and_they_follow_the_global_batch(tmp_path
     assert anchors[1] == pytest.approx(anchors[0], rel=1e-4, abs=1e-6)
 
 
+def test_ranks_agree_on_the_ema_generator_and_adas_p(tmp_path):
+    """The digests of the checkpointed replicas cover the EMA's weights and ADA's p, which follows every rank's D."""
+    run_dir = tmp_path / "run"
+    finished = torchrun("--arch", "dcgan", "--loss", "hinge", "--data", "mnist-mini", "--arch-option", "base_width=4",
+                        "--batch-size", "16", "--device", "cpu", "--precision", "fp32", "--threads", 1, "--steps", 3,
+                        "--ema", "0.9", "--augment", "ada:interval=1,speed_kimg=0.1,target=-1", "--augment", "diffaugment",
+                        "--log-every", 1, "-o", run_dir)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    meta = checkpoint_meta(run_dir)
+    assert meta["replica_digests"][0] == meta["replica_digests"][1]
+    # target -1: p rises by the global batch of 16 over 100 images each update, as with one process
+    assert [r["ada_p"] for r in read_metrics(run_dir)] == pytest.approx([0.16, 0.32, 0.48])
+
+
 def assert_usage_exit(output: str) -> None:
     """torchrun's failure report says both ranks exited with code 2, or one did and torchrun stopped the
     other with SIGTERM before it got there (they exit together, so either may be first)."""

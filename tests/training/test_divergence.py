@@ -161,3 +161,17 @@ def test_on_nan_is_validated_and_may_change_on_resume(tmp_path):
     assert invoke("run", *SMALL, "--loss", "bce", "--steps", 2, "--out", out).exit_code == 0
     assert invoke("run", "--resume", out, "--steps", 3, "--on-nan", "rollback").exit_code == 0
     assert json.loads((out / "config.json").read_text())["config"]["on_nan"] == "rollback"
+
+
+def test_rollback_restores_the_techniques_state_too(tmp_path):
+    """NaN weights at step 7 reach the EMA generator and LeCam's anchors; the rollback brings back both."""
+    out = tmp_path / "run"
+    result = run("--steps", 10, "--checkpoint-every", 3, "--on-nan", "rollback", "--ema", "0.9", "--reg", "lecam",
+                 "--out", out, nan_grad_at={7})
+    assert result.exit_code == 0, result.output
+    assert [r["event"] for r in read_metrics(out) if "event" in r] == ["rollback"]
+    with safe_open(str(out / "checkpoints" / "state.safetensors"), "pt") as handle:
+        technique_state = {key: handle.get_tensor(key) for key in handle.keys()  # noqa: SIM118
+                           if key.startswith(("ema_generator.", "regularizer."))}
+    assert any(key.startswith("ema_generator.") for key in technique_state)
+    assert all(torch.isfinite(value.float()).all() for value in technique_state.values())
