@@ -47,6 +47,22 @@ def checkpoint_meta(run_dir: Path) -> dict:
         return json.loads(handle.metadata()["ganzoo"])
 
 
+#: Steps over which one and two processes agree to float rounding on every machine seen. Later, the GAN's
+#: dynamics amplify the rounding (summation order differs): on one CPU the gap stayed near 1e-7 for 40 steps,
+#: on another it jumped to 2.5e-5 at step 7 and 1e-3 by step 30.
+ROUNDING_STEPS = 6
+
+
+def assert_same_losses(reference: list[tuple[int, float, float]], other: list[tuple[int, float, float]]) -> None:
+    """The same run: equal to float rounding for ROUNDING_STEPS steps, then close. A real difference (each rank
+    drawing its own noise, batch norm without --sync-bn) shows a gap of about 3e-3 from the first steps on."""
+    assert len(reference) == len(other)
+    for (step, d_one, g_one), (_, d_two, g_two) in zip(reference, other):
+        tolerance = 1e-6 if step <= ROUNDING_STEPS else 2e-2
+        assert d_two == pytest.approx(d_one, abs=tolerance), step
+        assert g_two == pytest.approx(g_one, abs=tolerance), step
+
+
 def losses(run_dir: Path) -> list[tuple[int, float, float]]:
     return [(r["step"], r["d_loss"], r["g_loss"]) for r in read_metrics(run_dir) if "d_loss" in r]
 
@@ -73,20 +89,25 @@ def test_two_processes_train_exactly_like_one_with_the_same_global_batch(one_pro
     run_dir, _ = two_processes
     single, ddp = losses(one_process), losses(run_dir)
     assert [step for step, _, _ in ddp] == list(range(1, STEPS + 1))
-    # Equal up to float rounding (the summation order differs): about 1e-7 for 40 steps here, until the
-    # GAN's dynamics amplify it. Without --sync-bn, or with each rank drawing its own noise, the gap is
-    # about 3e-3 from the first steps on.
-    for (step, d_one, g_one), (_, d_two, g_two) in zip(single, ddp):
-        assert d_two == pytest.approx(d_one, abs=1e-5), step
-        assert g_two == pytest.approx(g_one, abs=1e-5), step
-    # The generators agree too (their weights need not: Adam turns the rounding noise in the gradient of a
-    # bias that batch norm cancels into full-size steps, so such biases wander without changing the output).
+    assert_same_losses(single, ddp)
+
+
+
+def test_the_generators_of_one_and_two_processes_sample_the_same(tmp_path):
+    """Their weights need not agree (Adam turns the rounding noise in the gradient of a bias that batch norm
+    cancels into full-size steps, so such biases wander without changing the output); their samples do, within
+    the steps where the runs agree to rounding."""
+    single, double = tmp_path / "single", tmp_path / "double"
+    assert invoke("run", *TOY_RUN, "--steps", ROUNDING_STEPS, "-o", single).exit_code == 0
+    finished = torchrun(*TOY_RUN, "--sync-bn", "--steps", ROUNDING_STEPS, "-o", double)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
     samples = []
-    for run in (one_process, run_dir):
+    for run in (single, double):
         result = invoke("sample", run, "-n", 256, "--device", "cpu", "-o", run / "samples.safetensors")
         assert result.exit_code == 0, result.output
         samples.append(next(iter(load_file(str(run / "samples.safetensors")).values())))
-    torch.testing.assert_close(samples[1], samples[0], atol=1e-4, rtol=1e-4)
+    # Measured: below 1e-4 on one CPU, 6e-4 on another (a 2-vCPU AMD EPYC without AVX-512).
+    torch.testing.assert_close(samples[1], samples[0], atol=2e-3, rtol=0)
 
 
 def test_ranks_hold_bit_identical_weights_and_rank_0_alone_writes(two_processes):
@@ -111,9 +132,7 @@ def test_a_two_process_run_resumes_on_one_process(one_process, two_processes, tm
     assert finished.returncode == 0, finished.stdout + finished.stderr
     result = invoke("run", "--resume", run_dir, "--steps", STEPS)
     assert result.exit_code == 0, result.output
-    for (step, d_one, g_one), (_, d_resumed, g_resumed) in zip(losses(one_process), losses(run_dir)):
-        assert d_resumed == pytest.approx(d_one, abs=1e-5), step
-        assert g_resumed == pytest.approx(g_one, abs=1e-5), step
+    assert_same_losses(losses(one_process), losses(run_dir))
 
 
 def test_sigterm_stops_every_rank_at_the_same_step_and_the_resumed_run_is_bit_identical(two_processes, tmp_path):

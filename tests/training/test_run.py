@@ -88,7 +88,8 @@ def test_mnist_runs_end_to_end_with_both_architectures(tmp_path, data_root):
     assert result.exit_code == 0, result.output
     resolved = json.loads((dcgan / "config.json").read_text())["resolved"]
     # WGAN-GP's default switches batch norm off in the critic; the user's width is kept.
-    assert resolved["arch_options"] == {"base_width": 8, "discriminator_batch_norm": False}
+    # base_width's default is "auto", so a value typed on the command line stays text; dcgan reads it as an int.
+    assert resolved["arch_options"] == {"base_width": "8", "discriminator_batch_norm": False}
     with safe_open(str(dcgan / "checkpoints" / "state.safetensors"), "pt") as handle:
         assert not any("running_mean" in key for key in handle.keys() if key.startswith("discriminator."))
     from PIL import Image
