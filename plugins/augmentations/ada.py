@@ -62,6 +62,16 @@ class _AdaPipe(AugmentPipe):
         self.register_buffer("p", torch.zeros(()))
         self.register_buffer("sign_sum", torch.zeros(()))
         self.register_buffer("observed", torch.zeros((), dtype=torch.long))
+        self._constants: dict[torch.device, dict[str, torch.Tensor]] = {}
+
+    def constants(self, device: torch.device) -> dict[str, torch.Tensor]:
+        """The colour transforms' 4x4 constants and the pixel scaling, built once per device."""
+        if device not in self._constants:
+            constants = _colour_constants(device)
+            constants["half"] = torch.tensor([self.width / 2, self.height / 2, 1.0], device=device)
+            constants["eye3"] = torch.eye(3, device=device)
+            self._constants[device] = constants
+        return self._constants[device]
 
     def _draws(self, n: int, device: torch.device, gates: int, uniforms: int, normals: int, p: torch.Tensor):
         """All of one pass's random numbers in three calls: Bernoulli(p) gates (as floats), U[0,1), N(0,1)."""
@@ -91,7 +101,7 @@ class _AdaPipe(AugmentPipe):
 
     def color(self, n: int, device: torch.device) -> torch.Tensor:
         """Per-sample 4x4 matrices on homogeneous RGB."""
-        r, k = RANGES, _colour_constants(device)
+        r, k = RANGES, self.constants(device)
         (g_bright, g_contrast, g_flip, g_hue, g_sat), u, z = self._draws(n, device, 5, 2, 3, self.p)
         brightness = (z[0] * r["brightness_std"] * g_bright)[:, None, None]
         matrix = k["eye"] + brightness * k["offset"]
@@ -110,12 +120,12 @@ class _AdaPipe(AugmentPipe):
         n, device = images.shape[0], images.device
         geometric = self.geometric(n, device)
         # Pixel coordinates to affine_grid's normalised ones: S^-1 G S with S = diag(w/2, h/2, 1), elementwise.
-        half = torch.tensor([self.width / 2, self.height / 2, 1.0], device=device)
-        normalised = geometric * half[None, None, :] / half[None, :, None]
+        k = self.constants(device)
+        normalised = geometric * k["half"][None, None, :] / k["half"][None, :, None]
         grid = functional.affine_grid(normalised[:, :2, :].to(images.dtype), list(images.shape), align_corners=False)
         moved = functional.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
         # Samples whose transform is the identity keep their exact pixels (lerp with weight 0 returns its start).
-        changed = ((geometric - torch.eye(3, device=device)).abs().flatten(1).amax(1) > 0).to(images.dtype)
+        changed = ((geometric - k["eye3"]).abs().flatten(1).amax(1) > 0).to(images.dtype)
         images = torch.lerp(images, moved, changed[:, None, None, None])
         color = self.color(n, device).to(images.dtype)
         flat = images.flatten(2)
