@@ -12,6 +12,7 @@ from torch import nn
 from ganzoo.contract.components import DataSpec
 from ganzoo.errors import GanzooError
 from ganzoo.registry.loading import Registry
+from ganzoo.training.component_state import component_tensors, load_component_tensors
 from ganzoo.registry.options import parse_component_spec, resolve_options
 
 
@@ -84,17 +85,8 @@ class Augmenting(nn.Module):
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Every pipe's buffers, as ``augmentation.<index>.<name>.<buffer>`` checkpoint entries."""
-        return {f"augmentation.{index}.{choice.name}.{key}": value
-                for index, (choice, pipe) in enumerate(zip(self.choices, self.pipes))
-                for key, value in pipe.state_dict().items()}
+        return component_tensors("augmentation", [choice.name for choice in self.choices], self.pipes)
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], path: object) -> None:
         """Restore what :meth:`state_tensors` saved; GanzooError when the checkpoint lacks an entry."""
-        for index, (choice, pipe) in enumerate(zip(self.choices, self.pipes)):
-            prefix = f"augmentation.{index}.{choice.name}."
-            wanted = pipe.state_dict()
-            missing = [key for key in wanted if prefix + key not in tensors]
-            if missing:
-                raise GanzooError(f"checkpoint {path} lacks the state of augmentation '{choice.name}' "
-                                  f"({prefix}{missing[0]})")
-            pipe.load_state_dict({key: tensors[prefix + key] for key in wanted})
+        load_component_tensors("augmentation", [choice.name for choice in self.choices], self.pipes, tensors, path)

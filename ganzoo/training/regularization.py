@@ -19,6 +19,7 @@ from ganzoo.contract.components import DataSpec, Loss
 from ganzoo.contract.regularizers import CriticBatch, Regularizer
 from ganzoo.errors import GanzooError
 from ganzoo.registry.loading import Registry
+from ganzoo.training.component_state import component_tensors, load_component_tensors
 from ganzoo.registry.options import convert_value, parse_component_spec, resolve_options
 
 #: ``--reg none``: no regularizer, not even the loss's default ones.
@@ -97,16 +98,8 @@ class Regularization(nn.Module):
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Every term's buffers, as ``regularizer.<index>.<name>.<buffer>`` checkpoint entries."""
-        return {f"regularizer.{index}.{choice.name}.{key}": value
-                for index, (choice, term) in enumerate(zip(self.choices, self.terms))
-                for key, value in term.state_dict().items()}
+        return component_tensors("regularizer", [choice.name for choice in self.choices], self.terms)
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], path: object) -> None:
         """Restore what :meth:`state_tensors` saved; GanzooError when the checkpoint lacks an entry."""
-        for index, (choice, term) in enumerate(zip(self.choices, self.terms)):
-            prefix = f"regularizer.{index}.{choice.name}."
-            wanted = term.state_dict()
-            missing = [key for key in wanted if prefix + key not in tensors]
-            if missing:
-                raise GanzooError(f"checkpoint {path} lacks the state of regularizer '{choice.name}' ({prefix}{missing[0]})")
-            term.load_state_dict({key: tensors[prefix + key] for key in wanted})
+        load_component_tensors("regularizer", [choice.name for choice in self.choices], self.terms, tensors, path)
