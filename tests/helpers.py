@@ -73,3 +73,18 @@ def interrupt_after(stop_step: int) -> types.ModuleType:
 
     plugin.on_step_end = on_step_end
     return plugin
+
+
+def straight_and_resumed(args: tuple, stop_step: int, root: Path) -> tuple[Path, Path]:
+    """The run ``args`` twice: straight through, and interrupted by Ctrl-C after ``stop_step`` then resumed.
+
+    Returns both run directories; resume exactness is what callers compare.
+    """
+    straight, split = root / "straight", root / "split"
+    result = invoke("run", *args, "--out", straight)
+    assert result.exit_code == 0, result.output
+    interrupted = invoke("run", *args, "--out", split, extra_plugins=[interrupt_after(stop_step)])
+    assert interrupted.exit_code == 130, interrupted.output
+    result = invoke("run", "--resume", split)
+    assert result.exit_code == 0, result.output
+    return straight, split

@@ -10,9 +10,8 @@ import torch
 from torch import nn
 
 from ganzoo.contract.components import DataSpec
-from ganzoo.errors import GanzooError
 from ganzoo.registry.loading import Registry
-from ganzoo.training.component_state import component_tensors, load_component_tensors
+from ganzoo.training.component_state import component_tensors, load_component_tensors, refuse_repeats
 from ganzoo.registry.options import parse_component_spec, resolve_options
 
 
@@ -38,10 +37,7 @@ def resolve_augmentations(specs: Sequence[str], registry: Registry) -> list[Augm
         options = resolve_options(augmentation.options, given, owner=f"augmentation '{name}'",
                                   flag=f"--augment {name}:")
         choices.append(AugmentationChoice(name, options))
-    names = [choice.name for choice in choices]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise GanzooError(f"--augment {repeated[0]} is given twice; give each augmentation once")
+    refuse_repeats([choice.name for choice in choices], "--augment", "augmentation")
     return choices
 
 

@@ -27,3 +27,10 @@ def load_component_tensors(kind: str, names: Sequence[str], modules: Sequence[nn
         if missing:
             raise GanzooError(f"checkpoint {path} lacks the state of {kind} '{name}' ({prefix}{missing[0]})")
         module.load_state_dict({key: tensors[prefix + key] for key in wanted})
+
+
+def refuse_repeats(names: Sequence[str], flag: str, kind: str) -> None:
+    """GanzooError when a component is chosen twice (``--reg r1 --reg r1:gamma=1``): options go in one value."""
+    repeated = sorted({name for name in names if list(names).count(name) > 1})
+    if repeated:
+        raise GanzooError(f"{flag} {repeated[0]} is given twice; give each {kind} once, with all its options")

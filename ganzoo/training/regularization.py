@@ -19,7 +19,7 @@ from ganzoo.contract.components import DataSpec, Loss
 from ganzoo.contract.regularizers import CriticBatch, Regularizer
 from ganzoo.errors import GanzooError
 from ganzoo.registry.loading import Registry
-from ganzoo.training.component_state import component_tensors, load_component_tensors
+from ganzoo.training.component_state import component_tensors, load_component_tensors, refuse_repeats
 from ganzoo.registry.options import convert_value, parse_component_spec, resolve_options
 
 #: ``--reg none``: no regularizer, not even the loss's default ones.
@@ -54,10 +54,7 @@ def resolve_regularizers(specs: Sequence[str] | None, loss: Loss, registry: Regi
         name, given = parse_component_spec(text, "--reg")
         regularizer = registry.regularizer(name)
         choices.append(_choice(regularizer, given))
-    names = [choice.name for choice in choices]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise GanzooError(f"--reg {repeated[0]} is given twice; give each regularizer once, with all its options")
+    refuse_repeats([choice.name for choice in choices], "--reg", "regularizer")
     return choices
 
 

@@ -9,7 +9,7 @@ import pytest
 from safetensors import safe_open
 
 import ganzoo
-from tests.helpers import assert_one_line_error, interrupt_after, invoke, read_metrics
+from tests.helpers import assert_one_line_error, invoke, read_metrics, straight_and_resumed
 
 IMAGES = ("--arch", "dcgan", "--data", "mnist-mini", "--arch-option", "base_width=8", "--batch-size", "16",
           "--log-every", "1")
@@ -94,10 +94,7 @@ ALL_ON = ("--loss", "hinge", "--reg", "lecam", "--reg", "r1:gamma=0.1,every=2", 
 
 def test_resume_is_exact_with_every_technique_on(tmp_path):
     common = (*IMAGES, *ALL_ON, "--checkpoint-every", "100", "--seed", "8", "--steps", 6)
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    assert invoke("run", *common, "--out", straight).exit_code == 0
-    assert invoke("run", *common, "--out", split, extra_plugins=[interrupt_after(3)]).exit_code == 130
-    assert invoke("run", "--resume", split).exit_code == 0
+    straight, split = straight_and_resumed(common, 3, tmp_path)
     assert read_metrics(split)[-1]["ada_p"] > 0
     keys = ("d_loss", "g_loss", "penalty", "ada_p")
     assert [[r[k] for k in keys] for r in read_metrics(split)] == [[r[k] for k in keys] for r in read_metrics(straight)]

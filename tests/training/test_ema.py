@@ -10,7 +10,7 @@ from safetensors import safe_open
 from torch import nn
 
 from ganzoo.training.ema import GeneratorAverage
-from tests.helpers import assert_one_line_error, interrupt_after, invoke, read_metrics
+from tests.helpers import assert_one_line_error, invoke, read_metrics, straight_and_resumed
 
 TOY = ("--arch", "mlp", "--data", "ring8", "--loss", "bce", "--batch-size", "16", "--log-every", "1")
 
@@ -77,10 +77,7 @@ def test_eval_records_which_generator_it_sampled(tmp_path):
 
 def test_resume_is_exact_with_an_average_that_starts_after_the_checkpoint(tmp_path):
     common = (*TOY, "--ema", "0.8", "--ema-start", "3", "--checkpoint-every", "100", "--seed", "6", "--steps", 5)
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    assert invoke("run", *common, "--out", straight).exit_code == 0
-    assert invoke("run", *common, "--out", split, extra_plugins=[interrupt_after(2)]).exit_code == 130
-    assert invoke("run", "--resume", split).exit_code == 0
+    straight, split = straight_and_resumed(common, 2, tmp_path)
     assert [r["d_loss"] for r in read_metrics(split)] == [r["d_loss"] for r in read_metrics(straight)]
     expected, resumed = (_tensors(run / "checkpoints" / "state.safetensors") for run in (straight, split))
     assert any(key.startswith("ema_generator.") for key in expected)

@@ -12,7 +12,7 @@ from safetensors import safe_open
 import ganzoo
 from ganzoo.storage.checkpoint import read_checkpoint
 from ganzoo.training.recovery import STATE_KIND
-from tests.helpers import interrupt_after, invoke, read_metrics
+from tests.helpers import invoke, read_metrics, straight_and_resumed
 
 TOY = ("--arch", "mlp", "--data", "ring8", "--batch-size", "16", "--log-every", "1")
 
@@ -61,12 +61,7 @@ def test_the_user_overrides_the_losss_optimizer(tmp_path):
 def test_resume_is_exact_with_every_optimizer_and_schedule(tmp_path, extra):
     """Interrupted at step 3 of 6 (the total, and so the linear schedule, unchanged), then resumed."""
     common = (*extra, *TOY, "--checkpoint-every", "100", "--seed", "3", "--steps", 6)
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    assert invoke("run", *common, "--out", straight).exit_code == 0
-    interrupted = invoke("run", *common, "--out", split, extra_plugins=[interrupt_after(3)])
-    assert interrupted.exit_code == 130, interrupted.output
-    result = invoke("run", "--resume", split)
-    assert result.exit_code == 0, result.output
+    straight, split = straight_and_resumed(common, 3, tmp_path)
     assert [r["d_loss"] for r in read_metrics(split)] == [r["d_loss"] for r in read_metrics(straight)]
     expected, resumed = _state(straight), _state(split)
     assert expected.keys() == resumed.keys()

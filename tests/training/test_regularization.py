@@ -9,7 +9,7 @@ import torch
 from safetensors import safe_open
 
 import ganzoo
-from tests.helpers import assert_one_line_error, interrupt_after, invoke, read_metrics
+from tests.helpers import assert_one_line_error, invoke, read_metrics, straight_and_resumed
 
 TOY = ("--arch", "mlp", "--data", "ring8", "--batch-size", "16", "--log-every", "1")
 IMAGES = ("--arch", "dcgan", "--data", "mnist-mini", "--arch-option", "base_width=8", "--batch-size", "16",
@@ -137,12 +137,7 @@ def test_resume_is_exact_with_stateful_lazy_and_image_regularizers(tmp_path):
     """LeCam's anchors, a lazy R1's update count and cr's random transforms survive an interruption."""
     common = (*IMAGES, "--loss", "hinge", "--reg", "lecam", "--reg", "r1:gamma=0.1,every=3", "--reg", "cr:fake=0.5",
               "--checkpoint-every", "100", "--seed", "4", "--steps", 5)
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    assert invoke("run", *common, "--out", straight).exit_code == 0
-    interrupted = invoke("run", *common, "--out", split, extra_plugins=[interrupt_after(2)])
-    assert interrupted.exit_code == 130, interrupted.output
-    result = invoke("run", "--resume", split)
-    assert result.exit_code == 0, result.output
+    straight, split = straight_and_resumed(common, 2, tmp_path)
     assert _penalties(split) == _penalties(straight)
     expected, resumed = _state(straight), _state(split)
     assert expected.keys() == resumed.keys()

@@ -9,7 +9,7 @@ import os
 import torch
 
 from ganzoo.storage.checkpoint import read_checkpoint
-from tests.helpers import assert_error_after_progress, assert_one_line_error, interrupt_after, invoke, read_metrics
+from tests.helpers import assert_error_after_progress, assert_one_line_error, invoke, read_metrics, straight_and_resumed
 from tests.training.test_divergence import SMALL, scripted
 
 EXIT_DIVERGED = 3
@@ -21,10 +21,7 @@ def test_a_convolutional_run_resumes_exactly_two_updates_after_the_checkpoint(tm
     position (it did: every conv weight after a resume was updated with another weight's moments)."""
     common = ("--arch", "dcgan", "--loss", "hinge", "--data", "mnist-mini", "--arch-option", "base_width=8",
               "--batch-size", "16", "--log-every", "1", "--checkpoint-every", "100", "--seed", "4", "--steps", 5)
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    assert invoke("run", *common, "--out", straight).exit_code == 0
-    assert invoke("run", *common, "--out", split, extra_plugins=[interrupt_after(2)]).exit_code == 130
-    assert invoke("run", "--resume", split).exit_code == 0
+    straight, split = straight_and_resumed(common, 2, tmp_path)
     assert [r["d_loss"] for r in read_metrics(split)] == [r["d_loss"] for r in read_metrics(straight)]
     final = [read_checkpoint(run / "checkpoints" / "state.safetensors", "training-state")[0] for run in (straight, split)]
     assert all(final[0][key].equal(final[1][key]) for key in final[0])

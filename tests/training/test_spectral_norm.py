@@ -15,7 +15,7 @@ from ganzoo.training.spectral_norm import (
     apply_spectral_norm,
     folded,
 )
-from tests.helpers import interrupt_after, invoke, read_metrics
+from tests.helpers import invoke, read_metrics, straight_and_resumed
 
 IMAGES = ("--arch", "dcgan", "--data", "mnist-mini", "--arch-option", "base_width=8", "--batch-size", "16",
           "--log-every", "1")
@@ -127,10 +127,7 @@ def test_spectral_norm_trains_with_a_gradient_penalty_and_bf16(tmp_path):
 def test_resume_is_exact_with_spectral_norm(tmp_path):
     common = (*IMAGES, "--loss", "hinge", "--spectral-norm", "both", "--checkpoint-every", "100", "--seed", "3",
               "--steps", 4)
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    assert invoke("run", *common, "--out", straight).exit_code == 0
-    assert invoke("run", *common, "--out", split, extra_plugins=[interrupt_after(2)]).exit_code == 130
-    assert invoke("run", "--resume", split).exit_code == 0
+    straight, split = straight_and_resumed(common, 2, tmp_path)
     assert [r["d_loss"] for r in read_metrics(split)] == [r["d_loss"] for r in read_metrics(straight)]
     with safe_open(str(straight / "checkpoints" / "state.safetensors"), "pt") as a, \
             safe_open(str(split / "checkpoints" / "state.safetensors"), "pt") as b:
