@@ -56,9 +56,12 @@ def test_normalised_weights_have_largest_singular_value_one(make, output_dim):
 
 
 def test_the_estimate_moves_only_in_training_mode_and_stays_float32_under_bf16():
+    torch.manual_seed(3)
     layer = nn.Linear(16, 8)
     apply_spectral_norm(layer)
     norm: SpectralNormalization = layer.parametrizations.weight[0]
+    with torch.no_grad():  # a weight the estimate has not converged on, so an iteration must move it
+        layer.parametrizations.weight.original.mul_(torch.rand(8, 16) + 0.5)
     layer.eval()
     before = norm._u.clone()
     with torch.autocast("cpu", dtype=torch.bfloat16):
