@@ -25,6 +25,9 @@ from ganzoo.contract.components import DataSpec
 class AugmentPipe(nn.Module):
     """One run's augmentation: ``forward(images) -> images`` of the same shape, batched, on the device.
 
+    ``images`` are float32 and ``forward`` runs outside autocast, whatever the
+    run's precision (the engine casts a bf16 batch first).
+
     ``forward`` must be differentiable with respect to ``images`` and draw
     its randomness from torch's default generator on the images' device
     (checkpointed, so resumes draw the same transforms); it must not read

@@ -53,15 +53,21 @@ class Augmenting(nn.Module):
 
     def data(self, real: torch.Tensor) -> torch.Tensor:
         """The real batch through the real-only pipes (dataset augmentations such as flips)."""
-        for pipe, real_only in zip(self.pipes, self._real_only):
-            if real_only:
-                real = pipe(real)
-        return real
+        return self._through(real, real_only=True)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Any batch D is about to see, through the pipes that transform everything D sees."""
-        for pipe, real_only in zip(self.pipes, self._real_only):
-            if not real_only:
+        return self._through(images, real_only=False)
+
+    def _through(self, images: torch.Tensor, real_only: bool) -> torch.Tensor:
+        # Pipes see float32 images outside autocast whatever the precision (a bf16 fake from G included):
+        # resampling and colour matrices keep their accuracy, and D's autocast casts its own inputs.
+        pipes = [pipe for pipe, only in zip(self.pipes, self._real_only) if only == real_only]
+        if not pipes:
+            return images
+        with torch.autocast(device_type=images.device.type, enabled=False):
+            images = images.float()
+            for pipe in pipes:
                 images = pipe(images)
         return images
 

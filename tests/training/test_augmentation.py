@@ -103,3 +103,13 @@ def test_resume_is_exact_with_every_technique_on(tmp_path):
                 safe_open(str(split / "checkpoints" / f"{name}.safetensors"), "pt") as b:
             assert sorted(a.keys()) == sorted(b.keys())
             assert all(a.get_tensor(key).equal(b.get_tensor(key)) for key in a.keys()), name  # noqa: SIM118
+
+
+def test_augmentations_train_under_bf16_autocast(tmp_path):
+    """G's bf16 fakes reach the pipes as float32 outside autocast (ADA's resampling once failed on them)."""
+    out = tmp_path / "run"
+    result = invoke("run", *IMAGES, "--loss", "hinge", "--steps", 2, "--precision", "bf16", "--augment",
+                    "ada:target=-1,interval=1,speed_kimg=0.1", "--augment", "diffaugment", "--augment", "flip",
+                    "--reg", "cr", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert [r["ada_p"] for r in read_metrics(out)] == pytest.approx([0.16, 0.32])
