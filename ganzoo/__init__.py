@@ -9,6 +9,7 @@ third-party package; ``docs/plugins.md`` documents every name below.
 """
 
 from ganzoo.contract import (
+    ARCHITECTURE_DEFAULT_KEYS,
     COMMON_REGULARIZER_OPTIONS,
     INCEPTION_WEIGHTS_ENV,
     LOSS_DEFAULT_KEYS,
@@ -60,6 +61,7 @@ __all__ = [
     "GanzooError",
     "InMemoryDataset",
     "LOSS_DEFAULT_KEYS",
+    "ARCHITECTURE_DEFAULT_KEYS",
     "Logger",
     "Loss",
     "Metric",

@@ -49,7 +49,7 @@ from ganzoo.version import __version__
                    "(repeatable, applied in order; see list-plugins).")
 @click.option("--spectral-norm", type=click.Choice(SPECTRAL_NORM_CHOICES),
               help="Spectral normalisation (Miyato et al. 2018) of every linear, convolution and embedding layer of "
-                   "the discriminator, the generator or both (default none).")
+                   "the discriminator, the generator or both (default: the architecture's, else none).")
 @click.option("--ema", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="DECAY",
               help="Average the generator's weights (ema = DECAY * ema + (1 - DECAY) * G after each G step) and "
                    "sample from the average: grids, evaluations, generator files (e.g. 0.999).")

@@ -5,20 +5,43 @@ the metric contract (``metrics``), the regularizer and augmentation contracts (`
 (``callbacks``) and the ``InMemoryDataset`` helper (``tensordata``). This is the
 bottom layer: it imports nothing from ganzoo. Everything third-party authors
 code against is re-exported from :mod:`ganzoo`; the names below stay importable
-from ``ganzoo.contract`` as docs/plugins.md documents (``LOSS_DEFAULT_KEYS``).
+from ``ganzoo.contract`` as docs/plugins.md documents (``LOSS_DEFAULT_KEYS``, ``ARCHITECTURE_DEFAULT_KEYS``).
 """
 
 from ganzoo.contract.augmentations import AugmentPipe, Augmentation
 from ganzoo.contract.callbacks import Logger, RunContext, RunLogger
-from ganzoo.contract.components import LOSS_DEFAULT_KEYS, Architecture, DataSpec, Dataset, Loss
+from ganzoo.contract.components import (ARCHITECTURE_DEFAULT_KEYS, LOSS_DEFAULT_KEYS, SPECTRAL_NORM_CHOICES, Architecture,
+                                        DataSpec, Dataset, Loss)
 from ganzoo.contract.hookspecs import hookimpl, hookspec
 from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV, EvalContext, Metric, MetricResult, SampleSource
 from ganzoo.contract.regularizers import (COMMON_REGULARIZER_OPTIONS, CriticBatch, Regularizer, input_gradients,
                                           squared_gradient_norms)
 from ganzoo.contract.tensordata import InMemoryDataset
 
-__all__ = ["COMMON_REGULARIZER_OPTIONS", "INCEPTION_WEIGHTS_ENV", "LOSS_DEFAULT_KEYS", "Architecture", "AugmentPipe",
-           "Augmentation", "CriticBatch",
-           "DataSpec", "Dataset", "EvalContext", "InMemoryDataset", "Logger", "Loss", "Metric", "MetricResult",
-           "Regularizer", "RunContext", "RunLogger", "SampleSource", "hookimpl", "hookspec", "input_gradients",
-           "squared_gradient_norms"]
+__all__ = [
+                                        "ARCHITECTURE_DEFAULT_KEYS",
+                                        "COMMON_REGULARIZER_OPTIONS",
+                                        "INCEPTION_WEIGHTS_ENV",
+                                        "LOSS_DEFAULT_KEYS",
+                                        "SPECTRAL_NORM_CHOICES",
+                                        "Architecture",
+                                        "AugmentPipe",
+                                        "Augmentation",
+                                        "CriticBatch",
+                                        "DataSpec",
+                                        "Dataset",
+                                        "EvalContext",
+                                        "InMemoryDataset",
+                                        "Logger",
+                                        "Loss",
+                                        "Metric",
+                                        "MetricResult",
+                                        "Regularizer",
+                                        "RunContext",
+                                        "RunLogger",
+                                        "SampleSource",
+                                        "hookimpl",
+                                        "hookspec",
+                                        "input_gradients",
+                                        "squared_gradient_norms",
+]

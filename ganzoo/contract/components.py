@@ -28,6 +28,15 @@ LOSS_DEFAULT_KEYS: Mapping[str, str] = {
     "e.g. ('gp',) or ('r1:gamma=10',) (tuple of str)",
 }
 
+#: Networks spectral normalisation can be applied to (``--spectral-norm``, ``Architecture.defaults``).
+SPECTRAL_NORM_CHOICES = ("none", "discriminator", "generator", "both")
+
+#: Keys an :attr:`Architecture.defaults` mapping may contain, with what they set.
+ARCHITECTURE_DEFAULT_KEYS: Mapping[str, str] = {
+    "spectral_norm": "the networks spectral normalisation is applied to unless the user gives --spectral-norm: "
+    "none, discriminator, generator or both (str)",
+}
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -107,12 +116,21 @@ class Architecture:
             shape ``(N,)``. A conditional discriminator may return
             ``(logits, class_logits)``, class logits ``(N, num_classes)``: the
             trainer then adds ACGAN's auxiliary cross-entropy to both losses.
+        defaults: training settings the architecture is defined with, applied
+            unless the user overrides them on the command line. Keys are those
+            of :data:`ARCHITECTURE_DEFAULT_KEYS`; e.g. SNGAN's discriminator is
+            spectrally normalised by definition: ``{"spectral_norm":
+            "discriminator"}`` (``--spectral-norm none`` still turns it off).
+            The engine applies it (:mod:`ganzoo.training.spectral_norm`), so
+            the power-iteration state is checkpointed and generator files are
+            folded; an architecture should not wrap its own layers.
     """
 
     name: str = ""
     description: str = ""
     options: Mapping[str, Any] = {}
     conditional: bool = False
+    defaults: Mapping[str, Any] = {}
 
     def build(self, spec: DataSpec, latent_dim: int, **options: Any) -> tuple[nn.Module, nn.Module]:
         """Create fresh, initialised networks for data of ``spec``.

@@ -20,7 +20,8 @@ import pluggy
 from ganzoo.contract import hookspecs
 from ganzoo.contract.augmentations import Augmentation
 from ganzoo.contract.callbacks import Logger
-from ganzoo.contract.components import LOSS_DEFAULT_KEYS, Architecture, Dataset, Loss
+from ganzoo.contract.components import (ARCHITECTURE_DEFAULT_KEYS, LOSS_DEFAULT_KEYS, SPECTRAL_NORM_CHOICES, Architecture,
+                                        Dataset, Loss)
 from ganzoo.errors import GanzooError, unknown_choice
 from ganzoo.contract.metrics import Metric
 from ganzoo.contract.regularizers import COMMON_REGULARIZER_OPTIONS, Regularizer
@@ -273,6 +274,8 @@ def _validating_register(kind: ComponentKind, found: list[Any]) -> Callable[[Any
                 raise GanzooError(
                     f"loss '{name}' has unknown defaults {sorted(unknown)}; valid keys: {', '.join(LOSS_DEFAULT_KEYS)}"
                 )
+        if kind.base is Architecture:
+            _check_architecture_defaults(component)
         if kind.base is Regularizer:
             _check_regularizer(component)
         if kind.base is Dataset and not hasattr(component, "spec"):
@@ -282,6 +285,17 @@ def _validating_register(kind: ComponentKind, found: list[Any]) -> Callable[[Any
         found.append(component)
 
     return register
+
+
+def _check_architecture_defaults(architecture: Architecture) -> None:
+    unknown = set(architecture.defaults) - set(ARCHITECTURE_DEFAULT_KEYS)
+    if unknown:
+        raise GanzooError(f"architecture '{architecture.name}' has unknown defaults {sorted(unknown)}; "
+                          f"valid keys: {', '.join(ARCHITECTURE_DEFAULT_KEYS)}")
+    chosen = architecture.defaults.get("spectral_norm", "none")
+    if chosen not in SPECTRAL_NORM_CHOICES:
+        raise GanzooError(f"architecture '{architecture.name}' has defaults spectral_norm {chosen!r}; "
+                          f"valid choices: {', '.join(SPECTRAL_NORM_CHOICES)}")
 
 
 def _check_regularizer(regularizer: Regularizer) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ganzoo.contract.components import Loss
+from ganzoo.contract.components import SPECTRAL_NORM_CHOICES, Architecture, Loss
 from ganzoo.errors import GanzooError
 from ganzoo.compute.precision import CHOICES as PRECISION_CHOICES
 from ganzoo.storage.paths import absolute_path
@@ -39,8 +39,6 @@ MAX_SEED = 2**32 - 1
 ON_NAN_CHOICES = ("stop", "rollback")
 #: ``--generator`` values: what grids, evaluations and generator files sample from.
 GENERATOR_CHOICES = ("raw", "ema")
-#: ``--spectral-norm`` values (see :mod:`ganzoo.training.spectral_norm`).
-SPECTRAL_NORM_CHOICES = ("none", "discriminator", "generator", "both")
 
 
 @dataclass
@@ -61,7 +59,7 @@ class RunConfig:
     lr_schedule: str = "constant"
     regularizers: list[str] | None = None
     augmentations: list[str] = field(default_factory=list)
-    spectral_norm: str = "none"
+    spectral_norm: str | None = None
     ema: float | None = None
     ema_start: int = 0
     generator: str | None = None
@@ -120,7 +118,7 @@ class RunConfig:
             raise GanzooError(f"unknown --generator '{self.generator}'. Valid choices: {', '.join(GENERATOR_CHOICES)}.")
         if self.generator == "ema" and self.ema is None:
             raise GanzooError("--generator ema needs --ema DECAY (e.g. --ema 0.999)")
-        if self.spectral_norm not in SPECTRAL_NORM_CHOICES:
+        if self.spectral_norm is not None and self.spectral_norm not in SPECTRAL_NORM_CHOICES:
             raise GanzooError(f"unknown --spectral-norm '{self.spectral_norm}'. "
                               f"Valid choices: {', '.join(SPECTRAL_NORM_CHOICES)}.")
         if self.on_nan not in ON_NAN_CHOICES:
@@ -188,6 +186,11 @@ def _check_type(name: str, value: Any, annotation: str) -> None:
 def sampled_generator(config: RunConfig) -> str:
     """``raw`` or ``ema``: ``--generator``, else the average when ``--ema`` is on."""
     return config.generator or ("ema" if config.ema is not None else "raw")
+
+
+def resolved_spectral_norm(config: RunConfig, architecture: Architecture) -> str:
+    """The networks spectral norm is applied to: ``--spectral-norm``, else the architecture's default, else none."""
+    return config.spectral_norm or architecture.defaults.get("spectral_norm", "none")
 
 
 def resolve_hyperparameters(config: RunConfig, loss: Loss) -> dict[str, Any]:

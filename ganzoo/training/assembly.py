@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ganzoo.version import __version__
-from ganzoo.storage.config import RunConfig, resolve_hyperparameters, sampled_generator, total_steps
+from ganzoo.storage.config import RunConfig, resolve_hyperparameters, resolved_spectral_norm, sampled_generator, total_steps
 from ganzoo.contract.components import Architecture, DataSpec, Dataset, Loss
 from ganzoo.compute.devices import resolve_device
 from ganzoo.distributed.world import World
@@ -59,11 +59,12 @@ class Assembly:
     regularization: Regularization | None = None  # the built terms of --reg; None when there are none
     augmentations: list[AugmentationChoice] = field(default_factory=list)
     augmentation: Augmenting | None = None  # the built pipes of --augment; None when there are none
+    spectral_norm: str = "none"  # --spectral-norm, else the architecture's default
 
     def build_networks(self) -> tuple[nn.Module, nn.Module]:
         """Fresh generator and discriminator on the run's device."""
         generator, discriminator = self.architecture.build(self.spec, self.config.latent_dim, **self.arch_options)
-        normalise_generator, normalise_discriminator = networks_to_normalise(self.config.spectral_norm)
+        normalise_generator, normalise_discriminator = networks_to_normalise(self.spectral_norm)
         for network in (generator,) * normalise_generator + (discriminator,) * normalise_discriminator:
             apply_spectral_norm(network)
         return generator.to(self.device), discriminator.to(self.device)
@@ -81,6 +82,7 @@ class Assembly:
                 "regularizers": [choice.to_json() for choice in self.regularizers],
                 "augmentations": [choice.to_json() for choice in self.augmentations],
                 "generator": sampled_generator(self.config),
+                "spectral_norm": self.spectral_norm,
                 "arch_options": _jsonable(self.arch_options),
                 "data_options": _jsonable(self.data_options),
                 "spec": self.spec.to_json(),
@@ -156,6 +158,7 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
     for logger in loggers if main else ():
         logger.check()
     return Assembly(
+        spectral_norm=resolved_spectral_norm(config, architecture),
         augmentations=augmentations,
         augmentation=augmentation,
         regularizers=regularizers,

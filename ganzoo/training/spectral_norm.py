@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ganzoo.storage.config import SPECTRAL_NORM_CHOICES
+from ganzoo.contract.components import SPECTRAL_NORM_CHOICES
 
 #: The layers whose weights are normalised.
 NORMALISED_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,

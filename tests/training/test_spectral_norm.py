@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from safetensors import safe_open
 from torch import nn
 from torch.nn.utils import parametrize
 
+import ganzoo
 from ganzoo.training.spectral_norm import (
     SpectralNormalization,
     apply_spectral_norm,
@@ -143,3 +145,39 @@ def test_an_unknown_choice_is_one_error_line(tmp_path):
     result = invoke("run", *IMAGES, "--loss", "hinge", "--spectral-norm", "critic", "--out", tmp_path / "run")
     assert result.exit_code == 2 and "critic" in result.output and "discriminator" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def _normalised_mlp_plugin(default: str) -> types.ModuleType:
+    """A plugin registering ``normalised-mlp``: the mlp with ``defaults = {"spectral_norm": default}``."""
+    from ganzoo_plugins.architectures.mlp import MLPArchitecture
+
+    class NormalisedMLP(MLPArchitecture):
+        name = "normalised-mlp"
+        defaults = {"spectral_norm": default}
+
+    module = types.ModuleType("normalised_mlp")
+
+    def register_architectures(register):
+        register(NormalisedMLP())
+
+    module.register_architectures = ganzoo.hookimpl(register_architectures)
+    return module
+
+
+@pytest.mark.parametrize("given, applied", [((), "discriminator"), (("--spectral-norm", "none"), "none"),
+                                            (("--spectral-norm", "both"), "both")])
+def test_an_architecture_default_applies_unless_the_user_overrides_it(tmp_path, given, applied):
+    out = tmp_path / "run"
+    result = invoke("run", "--arch", "normalised-mlp", "--loss", "hinge", "--data", "ring8", "--steps", 2,
+                    "--batch-size", 16, *given, "--out", out, extra_plugins=[_normalised_mlp_plugin("discriminator")])
+    assert result.exit_code == 0, result.output
+    state = _keys(out / "checkpoints" / "state.safetensors")
+    assert any(k.startswith("discriminator.") and k.endswith("._u") for k in state) == (applied != "none")
+    assert any(k.startswith("generator.") and k.endswith("._u") for k in state) == (applied == "both")
+    assert json.loads((out / "config.json").read_text())["resolved"]["spectral_norm"] == applied
+
+
+def test_an_architecture_default_outside_the_choices_fails_its_registration():
+    listing = invoke("list-plugins", "--json", extra_plugins=[_normalised_mlp_plugin("critic")])
+    errors = [e for plugin in json.loads(listing.output) for e in plugin["errors"]]
+    assert any("normalised-mlp" in e and "critic" in e and "discriminator" in e for e in errors), errors
