@@ -29,6 +29,7 @@ from ganzoo.contract import (
     RunContext,
     RunLogger,
     SampleSource,
+    exempt_from_spectral_norm,
     hookimpl,
     input_gradients,
     squared_gradient_norms,
@@ -71,6 +72,7 @@ __all__ = [
     "RunLogger",
     "SampleSource",
     "hookimpl",
+    "exempt_from_spectral_norm",
     # sample sources
     "GeneratorSamples",
     "TensorSamples",

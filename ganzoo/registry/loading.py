@@ -10,7 +10,6 @@ first failing import.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,16 +19,13 @@ import pluggy
 from ganzoo.contract import hookspecs
 from ganzoo.contract.augmentations import Augmentation
 from ganzoo.contract.callbacks import Logger
-from ganzoo.contract.components import (ARCHITECTURE_DEFAULT_KEYS, LOSS_DEFAULT_KEYS, SPECTRAL_NORM_CHOICES, Architecture,
-                                        Dataset, Loss)
+from ganzoo.contract.components import Architecture, Dataset, Loss
 from ganzoo.errors import GanzooError, unknown_choice
 from ganzoo.contract.metrics import Metric
-from ganzoo.contract.regularizers import COMMON_REGULARIZER_OPTIONS, Regularizer
+from ganzoo.contract.regularizers import Regularizer
+from ganzoo.registry.validation import check_component
 from ganzoo.registry.entry_points import (BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP, PLUGINS_ENV, builtin_callbacks,
                                           selected_entry_points)
-
-
-_NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -265,43 +261,10 @@ def _validating_register(kind: ComponentKind, found: list[Any]) -> Callable[[Any
     def register(component: Any) -> None:
         if not isinstance(component, kind.base):
             raise GanzooError(f"{kind.hook} got {component!r}, which is not a ganzoo.{kind.base.__name__}")
-        name = getattr(component, "name", "")
-        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
-            raise GanzooError(f"{kind.label} name {name!r} is not kebab-case (e.g. 'wgan-gp')")
-        if kind.base is Loss:
-            unknown = set(component.defaults) - set(LOSS_DEFAULT_KEYS)
-            if unknown:
-                raise GanzooError(
-                    f"loss '{name}' has unknown defaults {sorted(unknown)}; valid keys: {', '.join(LOSS_DEFAULT_KEYS)}"
-                )
-        if kind.base is Architecture:
-            _check_architecture_defaults(component)
-        if kind.base is Regularizer:
-            _check_regularizer(component)
-        if kind.base is Dataset and not hasattr(component, "spec"):
-            raise GanzooError(f"dataset '{name}' has no spec")
+        check_component(component, kind.base, kind.label)
+        name = component.name
         if any(existing.name == name for existing in found):
             raise GanzooError(f"{kind.label} '{name}' is registered twice")
         found.append(component)
 
     return register
-
-
-def _check_architecture_defaults(architecture: Architecture) -> None:
-    unknown = set(architecture.defaults) - set(ARCHITECTURE_DEFAULT_KEYS)
-    if unknown:
-        raise GanzooError(f"architecture '{architecture.name}' has unknown defaults {sorted(unknown)}; "
-                          f"valid keys: {', '.join(ARCHITECTURE_DEFAULT_KEYS)}")
-    chosen = architecture.defaults.get("spectral_norm", "none")
-    if chosen not in SPECTRAL_NORM_CHOICES:
-        raise GanzooError(f"architecture '{architecture.name}' has defaults spectral_norm {chosen!r}; "
-                          f"valid choices: {', '.join(SPECTRAL_NORM_CHOICES)}")
-
-
-def _check_regularizer(regularizer: Regularizer) -> None:
-    reserved = sorted(set(regularizer.options) & set(COMMON_REGULARIZER_OPTIONS))
-    if reserved:
-        raise GanzooError(f"regularizer '{regularizer.name}' declares options {reserved}, which every regularizer "
-                          f"takes already; remove them from its options")
-    if isinstance(regularizer.weight, bool) or not isinstance(regularizer.weight, (int, float)):
-        raise GanzooError(f"regularizer '{regularizer.name}' has weight {regularizer.weight!r}; it must be a number")

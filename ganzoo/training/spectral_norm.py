@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ganzoo.contract.components import SPECTRAL_NORM_CHOICES
+from ganzoo.contract.layers import is_exempt_from_spectral_norm
 
 #: The layers whose weights are normalised.
 NORMALISED_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
@@ -66,10 +67,16 @@ class SpectralNormalization(nn.Module):
 
 
 def apply_spectral_norm(network: nn.Module) -> int:
-    """Normalise every linear, convolution and embedding weight of ``network`` (in place); returns how many."""
+    """Normalise every linear, convolution and embedding weight of ``network`` (in place); returns how many.
+
+    Layers inside a module marked with :func:`ganzoo.exempt_from_spectral_norm` are left as they are.
+    """
+    exempt = {id(inner) for module in network.modules() if is_exempt_from_spectral_norm(module)
+              for inner in module.modules()}
     count = 0
     for module in list(network.modules()):
-        if isinstance(module, NORMALISED_LAYERS) and not parametrize.is_parametrized(module, "weight"):
+        if (isinstance(module, NORMALISED_LAYERS) and id(module) not in exempt
+                and not parametrize.is_parametrized(module, "weight")):
             transposed = isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d))
             parametrize.register_parametrization(module, "weight",
                                                  SpectralNormalization(module.weight, 1 if transposed else 0))

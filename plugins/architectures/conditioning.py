@@ -25,8 +25,9 @@ class ConditionalBatchNorm2d(nn.Module):
     def __init__(self, channels: int, num_classes: int) -> None:
         super().__init__()
         self.norm = nn.BatchNorm2d(channels, affine=False)
-        self.gain = nn.Embedding(num_classes, channels)
-        self.bias = nn.Embedding(num_classes, channels)
+        # Spectral norm of a generator must not rescale the per-class gains, which start at one.
+        self.gain = ganzoo.exempt_from_spectral_norm(nn.Embedding(num_classes, channels))
+        self.bias = ganzoo.exempt_from_spectral_norm(nn.Embedding(num_classes, channels))
         nn.init.ones_(self.gain.weight)
         nn.init.zeros_(self.bias.weight)
 

@@ -181,3 +181,22 @@ def test_an_architecture_default_outside_the_choices_fails_its_registration():
     listing = invoke("list-plugins", "--json", extra_plugins=[_normalised_mlp_plugin("critic")])
     errors = [e for plugin in json.loads(listing.output) for e in plugin["errors"]]
     assert any("normalised-mlp" in e and "critic" in e and "discriminator" in e for e in errors), errors
+
+
+def test_exempt_layers_and_everything_inside_them_keep_their_weights():
+    inner = nn.Sequential(nn.Linear(3, 3), nn.Embedding(4, 3))
+    network = nn.Sequential(nn.Linear(3, 3), ganzoo.exempt_from_spectral_norm(inner), nn.Conv2d(1, 1, 1))
+    assert apply_spectral_norm(network) == 2
+    assert parametrize.is_parametrized(network[0]) and parametrize.is_parametrized(network[2])
+    assert not any(parametrize.is_parametrized(layer) for layer in inner)
+
+
+def test_a_normalised_conditional_generator_keeps_its_per_class_gains_at_one(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("run", "--arch", "cdcgan", "--data", "mnist-mini", "--arch-option", "base_width=8", "--loss",
+                    "hinge", "--batch-size", 16, "--steps", 1, "--spectral-norm", "generator", "--out", out)
+    assert result.exit_code == 0, result.output
+    with safe_open(str(out / "checkpoints" / "state.safetensors"), "pt") as state:
+        gains = [key for key in state.keys() if key.startswith("generator.") and key.endswith("gain.weight")]  # noqa: SIM118
+        assert gains and all(state.get_tensor(key).abs().mean() > 0.5 for key in gains)  # ~1, not 1/sqrt(K*C)
+        assert any(key.startswith("generator.") and key.endswith("._u") for key in state.keys())  # noqa: SIM118
