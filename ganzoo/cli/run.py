@@ -20,6 +20,7 @@ from ganzoo.registry import Registry
 from ganzoo.registry.options import parse_assignments
 from ganzoo.storage.config import (GENERATOR_CHOICES, LR_SCHEDULE_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES, SPECTRAL_NORM_CHOICES,
                                    RunConfig)
+from ganzoo.storage.recipes import config_from_recipe
 from ganzoo.storage.rundir import rerun_config
 from ganzoo.training.regularization import NO_REGULARIZER
 from ganzoo.training.runner import SilentReporter, continues_after_restart, resume_run, start_run
@@ -27,6 +28,8 @@ from ganzoo.version import __version__
 
 
 @click.command("run")
+@click.option("--recipe", metavar="NAME",
+              help="Start from a published setup (see ganzoo recipes); options given here override its settings.")
 @click.option("--arch", help="Architecture name (see list-plugins).")
 @click.option("--loss", help="Loss name (see list-plugins).")
 @click.option("--data", help="Dataset name (see list-plugins).")
@@ -115,6 +118,8 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
     registry = registry_of(ctx)
     main_process = launch_from_environment().is_main  # under torchrun, rank 0 alone reports
     reporter = RichReporter() if main_process else SilentReporter()
+    if "recipe" in given and (resume or config_file):
+        raise GanzooError("--recipe cannot be combined with --resume or --config (the recorded run holds its values)")
     if resume:
         if out:
             raise GanzooError("--out cannot be combined with --resume (the run directory is the one resumed)")
@@ -127,12 +132,10 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
             click.echo(f"note: {note}", err=True)
         outcome = start_run(config, registry, out, reporter)
     else:
-        if not any(name in given for name in ("arch", "loss", "data")):
-            given = _with_default_run(given, registry)
-        missing = [f"--{name}" for name in ("arch", "loss", "data") if name not in given]
-        if missing:
-            raise GanzooError(f"missing {', '.join(missing)} (or --resume RUN_DIR); see ganzoo list-plugins for the choices")
-        config = RunConfig(**given)
+        if "recipe" in given:
+            config = config_from_recipe(registry.recipe(given.pop("recipe")), given)
+        else:
+            config = RunConfig(**_with_arch_loss_and_data(given, registry))
         if continues_after_restart(config, out):
             if main_process:
                 click.echo(f"note: torchrun restarted the workers; continuing {out} from its last checkpoint", err=True)
@@ -151,6 +154,17 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
         summary = f"; final D loss {record['d_loss']:.4f}, G loss {record['g_loss']:.4f}"
     if main_process:
         click.echo(f"finished step {outcome.step}/{outcome.total_steps}: {outcome.run_dir}{summary}")
+
+
+def _with_arch_loss_and_data(given: dict[str, Any], registry: Registry) -> dict[str, Any]:
+    """``given``, or the default run under it when it names none of --arch/--loss/--data; an error if half given."""
+    if not any(name in given for name in ("arch", "loss", "data")):
+        given = _with_default_run(given, registry)
+    missing = [f"--{name}" for name in ("arch", "loss", "data") if name not in given]
+    if missing:
+        raise GanzooError(f"missing {', '.join(missing)} (or --recipe NAME, or --resume RUN_DIR); see ganzoo "
+                          "list-plugins and ganzoo recipes for the choices")
+    return given
 
 
 def _with_default_run(given: dict[str, Any], registry: Registry) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The contract: what plugins implement and what the engine promises them.
 
 The component classes (``components``), the hook specifications (``hookspecs``),
-the metric contract (``metrics``), the regularizer and augmentation contracts (``regularizers``, ``augmentations``), the layer marks (``layers``), the lifecycle and logger contract
+the metric contract (``metrics``), the regularizer, augmentation and recipe contracts (``regularizers``, ``augmentations``, ``recipes``), the layer marks (``layers``), the lifecycle and logger contract
 (``callbacks``) and the ``InMemoryDataset`` helper (``tensordata``). This is the
 bottom layer: it imports nothing from ganzoo. Everything third-party authors
 code against is re-exported from :mod:`ganzoo`; the names below stay importable
@@ -15,6 +15,7 @@ from ganzoo.contract.components import (ARCHITECTURE_DEFAULT_KEYS, LOSS_DEFAULT_
 from ganzoo.contract.hookspecs import hookimpl, hookspec
 from ganzoo.contract.layers import exempt_from_spectral_norm
 from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV, EvalContext, Metric, MetricResult, SampleSource
+from ganzoo.contract.recipes import Recipe
 from ganzoo.contract.regularizers import (COMMON_REGULARIZER_OPTIONS, CriticBatch, Regularizer, input_gradients,
                                           squared_gradient_norms)
 from ganzoo.contract.tensordata import InMemoryDataset
@@ -22,7 +23,7 @@ from ganzoo.contract.tensordata import InMemoryDataset
 __all__ = [
     "ARCHITECTURE_DEFAULT_KEYS", "COMMON_REGULARIZER_OPTIONS", "INCEPTION_WEIGHTS_ENV", "LOSS_DEFAULT_KEYS",
     "SPECTRAL_NORM_CHOICES", "Architecture", "AugmentPipe", "Augmentation", "CriticBatch", "DataSpec", "Dataset",
-    "EvalContext", "InMemoryDataset", "Logger", "Loss", "Metric", "MetricResult", "Regularizer", "RunContext",
+    "EvalContext", "InMemoryDataset", "Logger", "Loss", "Metric", "MetricResult", "Recipe", "Regularizer", "RunContext",
     "RunLogger", "SampleSource", "exempt_from_spectral_norm", "hookimpl", "hookspec", "input_gradients",
     "squared_gradient_norms",
 ]

@@ -39,6 +39,7 @@ from ganzoo.contract.augmentations import Augmentation
 from ganzoo.contract.callbacks import Logger, RunContext
 from ganzoo.contract.components import Architecture, Dataset, Loss
 from ganzoo.contract.metrics import Metric
+from ganzoo.contract.recipes import Recipe
 from ganzoo.contract.regularizers import Regularizer
 
 hookspec = pluggy.HookspecMarker("ganzoo")
@@ -176,6 +177,25 @@ def register_loggers(register: Callable[[Logger], None]) -> None:
     results and sample grids, and closes it when the run stops. Import the
     backend's package inside ``check``/``open``, not at module level, so that
     a missing optional dependency only matters to runs that ask for it.
+    """
+
+
+@hookspec
+def register_recipes(register: Callable[[Recipe], None]) -> None:
+    """Register recipes: named, versioned configurations that reproduce published setups.
+
+    Called once when ganzoo loads its plugins, before any command runs.
+
+    :param register: call it once per recipe with a :class:`ganzoo.Recipe`.
+
+    The return value is ignored. ``ganzoo recipes`` lists them (paper,
+    published figure and protocol, ganzoo's measured figure) and ``ganzoo
+    recipes NAME`` prints one's settings. ``ganzoo run --recipe NAME`` trains
+    with the recipe's settings, overridden by any option given on the command
+    line; config.json records the recipe's name, version and the values it
+    set. A recipe may name components of other plugins; a setting that is
+    not a ``ganzoo run`` option is an error naming it when the recipe is
+    used. Registering must be cheap: a recipe is data.
     """
 
 

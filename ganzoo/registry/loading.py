@@ -22,6 +22,7 @@ from ganzoo.contract.callbacks import Logger
 from ganzoo.contract.components import Architecture, Dataset, Loss
 from ganzoo.errors import GanzooError, unknown_choice
 from ganzoo.contract.metrics import Metric
+from ganzoo.contract.recipes import Recipe
 from ganzoo.contract.regularizers import Regularizer
 from ganzoo.registry.validation import check_component
 from ganzoo.registry.entry_points import (BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP, PLUGINS_ENV, builtin_callbacks,
@@ -46,6 +47,7 @@ KINDS: tuple[ComponentKind, ...] = (
     ComponentKind("loggers", "register_loggers", Logger, "logger"),
     ComponentKind("regularizers", "register_regularizers", Regularizer, "regularizer"),
     ComponentKind("augmentations", "register_augmentations", Augmentation, "augmentation"),
+    ComponentKind("recipes", "register_recipes", Recipe, "recipe"),
 )
 _KIND_BY_KEY = {kind.key: kind for kind in KINDS}
 
@@ -154,6 +156,10 @@ class Registry:
     def augmentation(self, name: str) -> Augmentation:
         """The augmentation called ``name``."""
         return self.get("augmentations", name)
+
+    def recipe(self, name: str) -> Recipe:
+        """The recipe called ``name``."""
+        return self.get("recipes", name)
 
 
 def load_registry(extra_plugins: Iterable[object] = (), environ: Mapping[str, str] | None = None) -> Registry:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ganzoo.contract.components import (ARCHITECTURE_DEFAULT_KEYS, LOSS_DEFAULT_KEYS, SPECTRAL_NORM_CHOICES, Architecture,
                                         Dataset, Loss)
+from ganzoo.contract.recipes import Recipe
 from ganzoo.contract.regularizers import COMMON_REGULARIZER_OPTIONS, Regularizer
 from ganzoo.errors import GanzooError
 
@@ -28,6 +29,11 @@ def check_component(component: Any, base: type, label: str) -> None:
         _check_architecture_defaults(component)
     if base is Regularizer:
         _check_regularizer(component)
+    if base is Recipe:
+        missing = [key for key in ("arch", "loss", "data") if key not in component.settings]
+        if missing:
+            raise GanzooError(f"recipe '{name}' does not set {', '.join(missing)}; a recipe names its architecture, "
+                              "loss and dataset")
     if base is Dataset and not hasattr(component, "spec"):
         raise GanzooError(f"dataset '{name}' has no spec")
 

@@ -88,6 +88,7 @@ class RunConfig:
     threads: int | None = None
     on_nan: str = "stop"
     sync_bn: bool = False
+    recipe: str | None = None
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "latent_dim", "sample_every", "checkpoint_every", "log_every", "eval_samples")
@@ -150,26 +151,29 @@ class RunConfig:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunConfig:
-        """Rebuild a config from :meth:`to_json` output, ignoring unknown keys."""
+    def from_json(cls, data: Mapping[str, Any], source: str = "the recorded config") -> RunConfig:
+        """Rebuild a config from :meth:`to_json` output, ignoring unknown keys.
+
+        A value of the wrong type is a GanzooError naming the option and ``source`` (where the values came from).
+        """
         fields = {f.name: f for f in dataclasses.fields(cls)}
         values = {key: value for key, value in data.items() if key in fields}
         for key, value in values.items():
-            _check_type(key, value, str(fields[key].type))
+            _check_type(key, value, str(fields[key].type), source)
         try:
             if values.get("betas") is not None:
                 values["betas"] = tuple(float(beta) for beta in values["betas"])
             return cls(**values)
         except (TypeError, ValueError) as error:  # a hand-edited config.json with values of the wrong type
-            raise GanzooError(f"invalid value in the recorded config: {error}") from None
+            raise GanzooError(f"invalid value in {source}: {error}") from None
 
 
 _JSON_TYPES: Mapping[str, Any] = {"int": int, "float": (int, float), "str": str, "bool": bool, "dict": dict,
                                    "list": list, "tuple": (list, tuple)}
 
 
-def _check_type(name: str, value: Any, annotation: str) -> None:
-    """Refuse a recorded value of the wrong JSON type (a hand-edited config.json), naming the option."""
+def _check_type(name: str, value: Any, annotation: str, source: str) -> None:
+    """Refuse a value of the wrong JSON type (a hand-edited config.json, a faulty recipe), naming the option."""
     options = [part.strip() for part in annotation.split("|")]
     if value is None and "None" in options:
         return
@@ -180,7 +184,7 @@ def _check_type(name: str, value: Any, annotation: str) -> None:
                 continue
             return
     wanted = " or ".join(option for option in options if option != "None")
-    raise GanzooError(f"--{name.replace('_', '-')} in the recorded config must be {wanted}, got {value!r}")
+    raise GanzooError(f"--{name.replace('_', '-')} in {source} must be {wanted}, got {value!r}")
 
 
 def sampled_generator(config: RunConfig) -> str:

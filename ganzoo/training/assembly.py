@@ -17,6 +17,8 @@ from torch import nn
 from ganzoo.version import __version__
 from ganzoo.storage.config import RunConfig, resolve_hyperparameters, resolved_spectral_norm, sampled_generator, total_steps
 from ganzoo.contract.components import Architecture, DataSpec, Dataset, Loss
+from ganzoo.contract.recipes import Recipe
+from ganzoo.storage.recipes import recipe_record
 from ganzoo.compute.devices import resolve_device
 from ganzoo.distributed.world import World
 from ganzoo.errors import GanzooError
@@ -60,6 +62,7 @@ class Assembly:
     augmentations: list[AugmentationChoice] = field(default_factory=list)
     augmentation: Augmenting | None = None  # the built pipes of --augment; None when there are none
     spectral_norm: str = "none"  # --spectral-norm, else the architecture's default
+    recipe: Recipe | None = None  # the recipe the run started from (--recipe), where it is installed
 
     def build_networks(self) -> tuple[nn.Module, nn.Module]:
         """Fresh generator and discriminator on the run's device."""
@@ -101,6 +104,7 @@ class Assembly:
                 "python": platform.python_version(),
             },
             "plugins": self.provenance,
+            **({"recipe": recipe_record(self.recipe, self.config)} if self.recipe else {}),
         }
 
 
@@ -157,7 +161,10 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
     loggers = [registry.logger(name) for name in config.log]
     for logger in loggers if main else ():
         logger.check()
+    # A rerun of a recorded recipe run (--config) holds every value already; it needs the recipe only to record it.
+    recipe = registry.recipe(config.recipe) if config.recipe in registry.names("recipes") else None
     return Assembly(
+        recipe=recipe,
         spectral_norm=resolved_spectral_norm(config, architecture),
         augmentations=augmentations,
         augmentation=augmentation,
@@ -183,7 +190,8 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
         total_steps=total_steps(config, len(train_data), hyperparameters["n_critic"]),
         provenance={
             **{kind: _plugin_record(registry, kind, name)
-               for kind, name in (("architectures", config.arch), ("losses", config.loss), ("datasets", config.data))},
+               for kind, name in (("architectures", config.arch), ("losses", config.loss), ("datasets", config.data),
+                                  ("recipes", recipe.name if recipe else None)) if name},
             **{kind: [_plugin_record(registry, kind, choice.name) for choice in chosen]
                for kind, chosen in (("regularizers", regularizers), ("augmentations", augmentations)) if chosen},
         },

@@ -22,7 +22,7 @@ def test_there_are_hooks():
     assert HOOKS == [
         "default_run", "on_checkpoint", "on_eval", "on_run_end", "on_run_start", "on_step_end",
         "register_architectures", "register_augmentations", "register_datasets", "register_loggers", "register_losses", "register_metrics",
-        "register_regularizers",
+        "register_recipes", "register_regularizers",
     ]
 
 
