@@ -1,0 +1,1 @@
+"""Built-in recipes: published training setups, as data (see ``ganzoo recipes``)."""
