@@ -13,6 +13,7 @@ from ganzoo.contract.callbacks import Logger, RunContext, RunLogger
 from ganzoo.contract.components import (ARCHITECTURE_DEFAULT_KEYS, LOSS_DEFAULT_KEYS, SPECTRAL_NORM_CHOICES, Architecture,
                                         DataSpec, Dataset, Loss)
 from ganzoo.contract.hookspecs import hookimpl, hookspec
+from ganzoo.contract.latents import AuxiliaryTarget, LatentCode, codes_from_noise, noise_with_codes
 from ganzoo.contract.layers import exempt_from_spectral_norm
 from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV, EvalContext, Metric, MetricResult, SampleSource
 from ganzoo.contract.recipes import Recipe
@@ -22,8 +23,9 @@ from ganzoo.contract.tensordata import InMemoryDataset
 
 __all__ = [
     "ARCHITECTURE_DEFAULT_KEYS", "COMMON_REGULARIZER_OPTIONS", "INCEPTION_WEIGHTS_ENV", "LOSS_DEFAULT_KEYS",
-    "SPECTRAL_NORM_CHOICES", "Architecture", "AugmentPipe", "Augmentation", "CriticBatch", "DataSpec", "Dataset",
-    "EvalContext", "InMemoryDataset", "Logger", "Loss", "Metric", "MetricResult", "Recipe", "Regularizer", "RunContext",
-    "RunLogger", "SampleSource", "exempt_from_spectral_norm", "hookimpl", "hookspec", "input_gradients",
+    "SPECTRAL_NORM_CHOICES", "Architecture", "AugmentPipe", "Augmentation", "AuxiliaryTarget", "CriticBatch",
+    "DataSpec", "Dataset", "EvalContext", "InMemoryDataset", "LatentCode", "Logger", "Loss", "Metric",
+    "MetricResult", "Recipe", "Regularizer", "RunContext", "RunLogger", "SampleSource", "codes_from_noise",
+    "exempt_from_spectral_norm", "hookimpl", "hookspec", "input_gradients", "noise_with_codes",
     "squared_gradient_norms",
 ]

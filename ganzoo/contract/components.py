@@ -9,11 +9,13 @@ third-party packages are written against; ``docs/plugins.md`` is the guide.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+
+from ganzoo.contract.dataspec import DataSpec
+from ganzoo.contract.latents import AuxiliaryTarget, LatentCode
 
 #: Keys a :attr:`Loss.defaults` mapping may contain, with what they set.
 LOSS_DEFAULT_KEYS: Mapping[str, str] = {
@@ -38,65 +40,6 @@ ARCHITECTURE_DEFAULT_KEYS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class DataSpec:
-    """The shape and classes of a dataset's samples.
-
-    Attributes:
-        shape: ``(C, H, W)`` for images, ``(D,)`` for vector data. Samples are
-            float tensors of exactly this shape with values in ``[-1, 1]``.
-        num_classes: number of class labels (0 when the data has none).
-        class_names: one human-readable name per class, index = label.
-        modes: the known centres of the data's modes, one point of ``shape``
-            each (a synthetic mixture such as ``ring8``); empty when unknown.
-            Scatter plots of samples draw them, so a reader can judge coverage.
-    """
-
-    shape: tuple[int, ...]
-    num_classes: int = 0
-    class_names: tuple[str, ...] = field(default=())
-    modes: tuple[tuple[float, ...], ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
-        object.__setattr__(self, "class_names", tuple(self.class_names))
-        object.__setattr__(self, "modes", tuple(tuple(float(v) for v in mode) for mode in self.modes))
-        if any(len(self.shape) != 1 or len(mode) != self.shape[0] for mode in self.modes):
-            raise ValueError(f"DataSpec.modes must be points of vector data of shape {self.shape}")
-        if not self.shape or any(s <= 0 for s in self.shape):
-            raise ValueError(f"DataSpec.shape must be positive sizes, got {self.shape}")
-        if self.class_names and len(self.class_names) != self.num_classes:
-            raise ValueError(
-                f"DataSpec has {self.num_classes} classes but {len(self.class_names)} class names"
-            )
-
-    @property
-    def is_image(self) -> bool:
-        """True for ``(C, H, W)`` data."""
-        return len(self.shape) == 3
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict; :meth:`from_json` inverts it."""
-        data: dict[str, Any] = {
-            "shape": list(self.shape),
-            "num_classes": self.num_classes,
-            "class_names": list(self.class_names),
-        }
-        if self.modes:  # only where known, so image specs read exactly as before
-            data["modes"] = [list(mode) for mode in self.modes]
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DataSpec:
-        """Rebuild a spec written by :meth:`to_json`."""
-        return cls(
-            shape=tuple(data["shape"]),
-            num_classes=int(data.get("num_classes", 0)),
-            class_names=tuple(data.get("class_names", ())),
-            modes=tuple(tuple(mode) for mode in data.get("modes", ())),
-        )
-
-
 class Architecture:
     """A generator/discriminator pair for some family of data shapes.
 
@@ -113,9 +56,10 @@ class Architecture:
         conditional: True when the networks take class labels: the generator
             is then called as ``generator(z, labels)`` and the discriminator
             as ``discriminator(x, labels)``, with ``labels`` a long tensor of
-            shape ``(N,)``. A conditional discriminator may return
-            ``(logits, class_logits)``, class logits ``(N, num_classes)``: the
-            trainer then adds ACGAN's auxiliary cross-entropy to both losses.
+            shape ``(N,)``. Any discriminator may also return ``(logits,
+            extra)``: an extra head's output that :meth:`auxiliary_loss`
+            scores (by default, for a conditional architecture, class logits
+            ``(N, num_classes)`` and ACGAN's cross-entropy in both losses).
         defaults: training settings the architecture is defined with, applied
             unless the user overrides them on the command line. Keys are those
             of :data:`ARCHITECTURE_DEFAULT_KEYS`; e.g. SNGAN's discriminator is
@@ -151,6 +95,32 @@ class Architecture:
                 produce; the message names the shape and the supported ones.
         """
         raise NotImplementedError
+
+    def latent_codes(self, spec: DataSpec, latent_dim: int, **options: Any) -> tuple[LatentCode, ...]:
+        """Structured codes the generator reads from the last columns of its noise ``z`` (InfoGAN).
+
+        ganzoo draws ``z`` as standard-normal noise everywhere; the codes'
+        columns are read with :func:`ganzoo.codes_from_noise` (uniform
+        categories and uniform values on [-1, 1]; see :mod:`ganzoo.contract.latents`),
+        and ``ganzoo sample --vary NAME`` sets one with :func:`ganzoo.noise_with_codes`.
+        Called with the same arguments as :meth:`build`. The default: no codes.
+        """
+        return ()
+
+    def auxiliary_loss(self, output: Any, target: AuxiliaryTarget, **options: Any) -> torch.Tensor | float:
+        """The term added to a loss for the discriminator's extra output (``(logits, extra)``), weight included.
+
+        Called for the real batch and the generated one in D's update (added
+        to D's loss) and for the generated one in G's update (added to G's),
+        with ``options`` those of :meth:`build`. Return 0.0 where a term does
+        not apply (InfoGAN's mutual-information term scores generated samples
+        only, against the codes in ``target.z``). The default is ACGAN's
+        auxiliary classifier (Odena et al. 2017): the cross-entropy of class
+        logits ``output`` against ``target.labels``, weight 1, on both batches.
+        """
+        if target.labels is None:
+            return 0.0
+        return nn.functional.cross_entropy(output.float(), target.labels)
 
 
 class Loss:

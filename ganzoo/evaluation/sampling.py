@@ -15,6 +15,7 @@ from torch import nn
 from ganzoo.storage.atomic import atomic_path
 from ganzoo.storage.checkpoint import GeneratorRecord, load_module, read_generator
 from ganzoo.contract.components import DataSpec
+from ganzoo.contract.latents import LatentCode
 from ganzoo.errors import GanzooError
 from ganzoo.compute.precision import autocast
 from ganzoo.registry.loading import Registry
@@ -29,6 +30,7 @@ class LoadedGenerator:
     record: GeneratorRecord
     spec: DataSpec
     device: torch.device
+    codes: tuple[LatentCode, ...] = ()  # the architecture's structured codes in z (InfoGAN), if any
 
 
 def find_generator_file(path: str | os.PathLike[str]) -> Path:
@@ -52,7 +54,8 @@ def load_generator(path: str | os.PathLike[str], registry: Registry, device: tor
     architecture = registry.architecture(record.arch)
     generator, _ = architecture.build(spec, record.latent_dim, **record.arch_options)
     load_module("generator", generator, tensors, file)
-    return LoadedGenerator(generator.to(device).eval(), record, spec, device)
+    codes = tuple(architecture.latent_codes(spec, record.latent_dim, **record.arch_options))
+    return LoadedGenerator(generator.to(device).eval(), record, spec, device, codes)
 
 
 #: Noise is drawn in blocks of this many rows; any multiple of 16 keeps the values those of one big draw.

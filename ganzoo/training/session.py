@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import time
 from typing import Any
 
@@ -56,6 +58,7 @@ class TrainingSession:
             device=assembly.device, seed=config.seed, precision=assembly.precision, compile=config.compile,
             world=world, optimizer=hyper["optimizer"], techniques=Techniques(regularization=regularization, augmentation=augmentation, ema_decay=config.ema,
                                   ema_start=config.ema_start),
+            auxiliary_loss=functools.partial(assembly.architecture.auxiliary_loss, **assembly.arch_options),
         )
         self.assembly, self.config, self.run_dir = assembly, config, run_dir
         self.reporter = reporter if world.is_main else SilentReporter()

@@ -9,7 +9,7 @@ called at fixed points of the step (docs/design.md lists them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from ganzoo.storage.checkpoint import load_module, load_optimizer, module_tensors, optimizer_parts
-from ganzoo.contract.components import Loss
+from ganzoo.contract.components import Architecture, Loss
+from ganzoo.contract.latents import AuxiliaryTarget
 from ganzoo.contract.regularizers import CriticBatch
 from ganzoo.distributed.world import World
 from ganzoo.training.fastpath import compiled, make_optimizer, prefer_channels_last
@@ -46,6 +47,9 @@ class AdversarialTrainer:
         lr_g, lr_d, betas: optimizer settings (betas for Adam and AdamW).
         optimizer: ``adam``, ``adamw`` or ``rmsprop``, for both networks.
         techniques: regularizers and other techniques of the run (:class:`Techniques`).
+        auxiliary_loss: scores a discriminator's extra output (``(logits, extra)``) against an
+            :class:`~ganzoo.AuxiliaryTarget`: the architecture's ``auxiliary_loss`` with its options
+            (ACGAN's cross-entropy, InfoGAN's mutual-information term); None: ACGAN's default.
         grad_clip: max gradient norm for both networks, or None.
         conditional: pass labels to both networks.
         device: where the networks live.
@@ -84,10 +88,12 @@ class AdversarialTrainer:
         world: World | None = None,
         optimizer: str = "adam",
         techniques: Techniques | None = None,
+        auxiliary_loss: Callable[[Any, AuxiliaryTarget], torch.Tensor | float] | None = None,
     ) -> None:
         self.generator = prefer_channels_last(generator)
         self.discriminator = prefer_channels_last(discriminator)
         self.loss = loss
+        self.auxiliary_loss = auxiliary_loss or Architecture().auxiliary_loss
         self.batches = batches
         self.latent_dim = latent_dim
         self.n_critic = n_critic
@@ -123,23 +129,23 @@ class AdversarialTrainer:
             real, labels = next(self.batches)
             keep_graph = critic_step == self.n_critic - 1
             with torch.set_grad_enabled(keep_graph), self.precision.autocast():
-                fake = self._generate(len(real), labels)
-            d_loss, penalty = self._update_discriminator(real, fake.detach(), labels)
-        g_loss = self._update_generator(fake, labels, real)
+                fake, z = self._generate(len(real), labels)
+            d_loss, penalty = self._update_discriminator(real, fake.detach(), labels, z)
+        g_loss = self._update_generator(fake, labels, real, z)
         # A loss without a penalty returns 0.0; a zero on the device avoids a host-to-device copy per step.
         penalty = penalty.detach() if torch.is_tensor(penalty) else torch.zeros_like(d_loss).add_(penalty)
         return StepLosses(d_loss.detach(), g_loss.detach(), penalty)
 
-    def _generate(self, count: int, labels: torch.Tensor) -> torch.Tensor:
+    def _generate(self, count: int, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Every rank draws the global batch's noise and keeps its share: the RNG stays the same on all ranks
         # (one checkpoint resumes them all) and the step matches one process with the whole batch.
         z = torch.randn(count * self.world.size, self.latent_dim, device=self.device, generator=self.noise_rng)
         z = self.world.shard(z)
-        return self._generator_forward(z, labels) if self.conditional else self._generator_forward(z)
+        return (self._generator_forward(z, labels) if self.conditional else self._generator_forward(z)), z
 
     def _discriminate(self, samples: torch.Tensor, labels: torch.Tensor,
-                      frozen: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Adversarial logits ``(N,)`` and, for an auxiliary-classifier discriminator, class logits.
+                      frozen: bool = False) -> tuple[torch.Tensor, Any]:
+        """Adversarial logits ``(N,)`` and a discriminator's extra output (class logits, InfoGAN's Q), or None.
 
         Logits leave the network as float32 whatever the precision: losses own the numerics.
         ``frozen``: for G's update, which reads D without training it. The ``--augment`` pipes
@@ -150,18 +156,27 @@ class AdversarialTrainer:
             samples = self.augmentation(samples)
         output = network(samples, labels) if self.conditional else network(samples)
         if isinstance(output, tuple):
-            logits, class_logits = output
-            return logits.reshape(-1).float(), class_logits.float()
+            logits, extra = output
+            return logits.reshape(-1).float(), extra
         return output.reshape(-1).float(), None
 
-    def _update_discriminator(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, Any]:
+    def _auxiliary(self, extra: Any, labels: torch.Tensor, z: torch.Tensor | None, generator_update: bool) -> Any:
+        """The architecture's term for D's extra output (0.0 without one); ``z`` None for the real batch."""
+        if extra is None:
+            return 0.0
+        target = AuxiliaryTarget(real=z is None, labels=labels if self.conditional else None, z=z,
+                                 generator_update=generator_update)
+        return self.auxiliary_loss(extra, target)
+
+    def _update_discriminator(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor,
+                              z: torch.Tensor) -> tuple[torch.Tensor, Any]:
         if self.augmentation is not None:
             real = self.augmentation.data(real)  # dataset augmentations (flips) of the real batch alone
         with self.precision.autocast():
-            real_logits, real_classes = self._discriminate(real, labels)
-            fake_logits, fake_classes = self._discriminate(fake, labels)
+            real_logits, real_extra = self._discriminate(real, labels)
+            fake_logits, fake_extra = self._discriminate(fake, labels)
             loss = self.loss.discriminator_loss(real_logits, fake_logits)
-            loss = loss + _class_loss(real_classes, labels) + _class_loss(fake_classes, labels)
+            loss = loss + self._auxiliary(real_extra, labels, None, False) + self._auxiliary(fake_extra, labels, z, False)
             critic = lambda samples: self._discriminate(samples, labels)[0]
             penalty = self.loss.penalty(critic, real, fake)
             if self.regularization is not None:
@@ -176,19 +191,20 @@ class AdversarialTrainer:
                 self.augmentation.observe(real_logits.detach(), self.world.mean, len(real) * self.world.size)
         return loss, penalty
 
-    def _update_generator(self, fake: torch.Tensor, labels: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    def _update_generator(self, fake: torch.Tensor, labels: torch.Tensor, real: torch.Tensor,
+                          z: torch.Tensor) -> torch.Tensor:
         # Freezing D skips computing its parameter gradients, which G's update never uses.
         self.discriminator.requires_grad_(False)
         try:
             with self.precision.autocast():
-                logits, class_logits = self._discriminate(fake, labels, frozen=True)
+                logits, extra = self._discriminate(fake, labels, frozen=True)
                 if self.loss.generator_needs_real:
                     with torch.no_grad():
                         real_logits, _ = self._discriminate(real, labels, frozen=True)
                     adversarial = self.loss.generator_loss(logits, real_logits)
                 else:
                     adversarial = self.loss.generator_loss(logits)
-                loss = adversarial + _class_loss(class_logits, labels)
+                loss = adversarial + self._auxiliary(extra, labels, z, True)
             self.optimizer_g.zero_grad(set_to_none=True)
             self.precision.step("generator", loss, self.optimizer_g, lambda: self._clip(self.generator))
         finally:
@@ -245,9 +261,3 @@ class AdversarialTrainer:
 def _maybe_compiled(network: nn.Module, device: torch.device, compile: bool, mode: str | None) -> nn.Module:
     return compiled(network, device, mode) if compile else network
 
-
-def _class_loss(class_logits: torch.Tensor | None, labels: torch.Tensor) -> torch.Tensor | float:
-    """ACGAN's auxiliary term (Odena et al. 2017): cross-entropy of the predicted class, weight 1."""
-    if class_logits is None:
-        return 0.0
-    return nn.functional.cross_entropy(class_logits, labels)
