@@ -31,7 +31,7 @@ from ganzoo.registry.loading import Registry
 from ganzoo.training.augmentation import AugmentationChoice, Augmenting, resolve_augmentations
 from ganzoo.training.regularization import Regularization, RegularizerChoice, resolve_regularizers
 from ganzoo.training.run_support import GuardedHooks
-from ganzoo.training.spectral_norm import apply_spectral_norm, networks_to_normalise
+from ganzoo.training.spectral_norm import apply_spectral_norm, check_normalisable, networks_to_normalise
 
 
 @dataclass
@@ -144,6 +144,12 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
     # or networks too large for the machine, before any data is read.
     parameter_count = check_build(architecture, spec, config.latent_dim, arch_options)
     check_memory(parameter_count, device, architecture.name)
+    spectral_norm = resolved_spectral_norm(config, architecture)
+    if spectral_norm != "none":
+        with torch.device("meta"):
+            generator, discriminator = architecture.build(spec, config.latent_dim, **arch_options)
+        chosen = zip(("generator", "discriminator"), (generator, discriminator), networks_to_normalise(spectral_norm))
+        check_normalisable({role: network for role, network, normalised in chosen if normalised}, architecture.name)
     train_data = dataset.load(data_root, train=True, download=config.download, **data_options)
     if len(train_data) < config.batch_size:
         raise GanzooError(f"--batch-size {config.batch_size} is larger than dataset '{dataset.name}' ({len(train_data)} samples)")
@@ -165,7 +171,7 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
     recipe = registry.recipe(config.recipe) if config.recipe in registry.names("recipes") else None
     return Assembly(
         recipe=recipe,
-        spectral_norm=resolved_spectral_norm(config, architecture),
+        spectral_norm=spectral_norm,
         augmentations=augmentations,
         augmentation=augmentation,
         regularizers=regularizers,

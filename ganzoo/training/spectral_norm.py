@@ -20,6 +20,7 @@ from torch.nn.utils import parametrize
 
 from ganzoo.contract.components import SPECTRAL_NORM_CHOICES
 from ganzoo.contract.layers import is_exempt_from_spectral_norm
+from ganzoo.errors import GanzooError
 
 #: The layers whose weights are normalised.
 NORMALISED_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
@@ -71,17 +72,33 @@ def apply_spectral_norm(network: nn.Module) -> int:
 
     Layers inside a module marked with :func:`ganzoo.exempt_from_spectral_norm` are left as they are.
     """
-    exempt = {id(inner) for module in network.modules() if is_exempt_from_spectral_norm(module)
-              for inner in module.modules()}
     count = 0
-    for module in list(network.modules()):
-        if (isinstance(module, NORMALISED_LAYERS) and id(module) not in exempt
-                and not parametrize.is_parametrized(module, "weight")):
+    for module in normalisable_layers(network):
+        if not parametrize.is_parametrized(module, "weight"):
             transposed = isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d))
             parametrize.register_parametrization(module, "weight",
                                                  SpectralNormalization(module.weight, 1 if transposed else 0))
             count += 1
     return count
+
+
+def normalisable_layers(network: nn.Module) -> list[nn.Module]:
+    """The linear, convolution and embedding layers of ``network`` that no exempt module holds."""
+    exempt = {id(inner) for module in network.modules() if is_exempt_from_spectral_norm(module)
+              for inner in module.modules()}
+    return [module for module in network.modules() if isinstance(module, NORMALISED_LAYERS) and id(module) not in exempt]
+
+
+def check_normalisable(networks: dict[str, nn.Module], arch: str) -> None:
+    """GanzooError when a network spectral norm is asked for has no layer it could normalise.
+
+    An architecture with its own layer classes (StyleGAN2's equalised-learning-rate convolutions) would
+    otherwise train silently without the normalisation the user asked for.
+    """
+    for role, network in networks.items():
+        if not normalisable_layers(network):
+            raise GanzooError(f"--spectral-norm: the {role} of '{arch}' has no torch linear, convolution or embedding "
+                              f"layer to normalise (it uses its own layer classes); choose another --spectral-norm")
 
 
 def networks_to_normalise(choice: str) -> tuple[bool, bool]:

@@ -17,7 +17,7 @@ from ganzoo.training.spectral_norm import (
     apply_spectral_norm,
     folded,
 )
-from tests.helpers import invoke, read_metrics, straight_and_resumed
+from tests.helpers import assert_one_line_error, invoke, read_metrics, straight_and_resumed
 
 IMAGES = ("--arch", "dcgan", "--data", "mnist-mini", "--arch-option", "base_width=8", "--batch-size", "16",
           "--log-every", "1")
@@ -200,3 +200,10 @@ def test_a_normalised_conditional_generator_keeps_its_per_class_gains_at_one(tmp
         gains = [key for key in state.keys() if key.startswith("generator.") and key.endswith("gain.weight")]  # noqa: SIM118
         assert gains and all(state.get_tensor(key).abs().mean() > 0.5 for key in gains)  # ~1, not 1/sqrt(K*C)
         assert any(key.startswith("generator.") and key.endswith("._u") for key in state.keys())  # noqa: SIM118
+
+
+def test_spectral_norm_of_a_network_without_torch_layers_is_one_error_line(tmp_path, colour_data):
+    result = invoke("run", "--arch", "stylegan2", *colour_data, "--loss", "bce", "--steps", 1,
+                    "--spectral-norm", "discriminator", "--out", tmp_path / "run")
+    assert_one_line_error(result, "--spectral-norm", "discriminator of 'stylegan2'")
+    assert not (tmp_path / "run").exists()
