@@ -41,7 +41,8 @@ def test_every_builtin_recipe_resolves_to_exactly_the_settings_it_documents():
     registry = load_registry()
     names = registry.names("recipes")
     assert {"vanilla-gan-mnist", "dcgan-cifar10", "lsgan-cifar10", "wgan-gp-cifar10", "sndcgan-cifar10",
-            "sngan-cifar10", "sngan-proj-cifar10", "sagan-cifar10"} <= set(names)
+            "sngan-cifar10", "sngan-proj-cifar10", "sagan-cifar10", "biggan-cifar10", "biggan-diffaugment-cifar10",
+            "biggan-lecam-cifar10", "stylegan2-cifar10", "stylegan2-ada-cifar10", "infogan-mnist"} <= set(names)
     for name in names:
         recipe = registry.recipe(name)
         assert recipe.paper and recipe.reference and recipe.description, name

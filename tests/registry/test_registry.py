@@ -13,7 +13,7 @@ from tests.helpers import assert_one_line_error, invoke, run_cli
 
 BUILTIN_COMPONENTS = {
     "architectures": {"mlp", "dcgan", "cmlp", "cdcgan", "standard-cnn", "sngan", "sngan-projection", "sagan",
-                      "sagan-unconditional", "stylegan2", "stylegan2-conditional"},
+                      "sagan-unconditional", "stylegan2", "stylegan2-conditional", "biggan", "biggan-unconditional", "infogan"},
     "losses": {"bce", "minimax", "mse", "wgan", "wgan-gp", "hinge", "ragan", "rahinge"},
     "datasets": {"mnist", "cifar10", "folder", "ring8", "grid25", "mnist-mini"},
     "metrics": {"fid", "is", "kid", "prc", "classifier", "cas", "modes"},
@@ -21,7 +21,8 @@ BUILTIN_COMPONENTS = {
     "regularizers": {"gp", "dragan", "r1", "r2", "lecam", "cr"},
     "augmentations": {"diffaugment", "ada", "flip"},
     "recipes": {"vanilla-gan-mnist", "dcgan-cifar10", "lsgan-cifar10", "wgan-gp-cifar10", "sndcgan-cifar10",
-                "sngan-cifar10", "sngan-proj-cifar10", "sagan-cifar10"},
+                "sngan-cifar10", "sngan-proj-cifar10", "sagan-cifar10", "stylegan2-cifar10", "stylegan2-ada-cifar10",
+                "biggan-cifar10", "biggan-diffaugment-cifar10", "biggan-lecam-cifar10", "infogan-mnist"},
 }
 
 
