@@ -25,6 +25,7 @@ import torch
 from classic_loop import LATENT_DIM, classic_loop
 from torch.utils.flop_counter import FlopCounterMode
 
+import ganzoo
 from ganzoo.compute.precision import resolve_precision
 from ganzoo.registry import load_registry
 from ganzoo.training.batches import BatchStream
@@ -62,8 +63,12 @@ def step_flops(trainer):
 
 def benchmark(registry, arch, data, args, device):
     architecture, loss, dataset = registry.architecture(arch), registry.loss("bce"), registry.dataset(data)
-    spec = dataset.spec_for(args.data_root)
-    train_data = dataset.load(args.data_root, train=True, download=False)
+    if args.synthetic:  # random pixels of the dataset's shape: throughput does not depend on them
+        spec = dataset.spec
+        train_data = ganzoo.InMemoryDataset(torch.randint(0, 256, (4096, *spec.shape), dtype=torch.uint8))
+    else:
+        spec = dataset.spec_for(args.data_root)
+        train_data = dataset.load(args.data_root, train=True, download=False)
 
     def networks():
         torch.manual_seed(0)
@@ -110,6 +115,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--compile", action="store_true", help="also time ganzoo with --compile")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="random images of the dataset's shape instead of the dataset (no data on the machine)")
     parser.add_argument("--peak-tflops", type=float, help="the device's peak for the fast path's precision, to print the fraction reached")
     args = parser.parse_args()
 
