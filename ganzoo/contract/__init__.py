@@ -17,15 +17,15 @@ from ganzoo.contract.latents import AuxiliaryTarget, LatentCode, codes_from_nois
 from ganzoo.contract.layers import exempt_from_spectral_norm
 from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV, EvalContext, Metric, MetricResult, SampleSource
 from ganzoo.contract.recipes import Recipe
-from ganzoo.contract.regularizers import (COMMON_REGULARIZER_OPTIONS, CriticBatch, Regularizer, input_gradients,
-                                          squared_gradient_norms)
+from ganzoo.contract.regularizers import (COMMON_REGULARIZER_OPTIONS, REGULARIZER_NETWORKS, CriticBatch, GeneratorBatch,
+                                          Regularizer, input_gradients, squared_gradient_norms)
 from ganzoo.contract.tensordata import InMemoryDataset
 
 __all__ = [
     "ARCHITECTURE_DEFAULT_KEYS", "COMMON_REGULARIZER_OPTIONS", "INCEPTION_WEIGHTS_ENV", "LOSS_DEFAULT_KEYS",
-    "SPECTRAL_NORM_CHOICES", "Architecture", "AugmentPipe", "Augmentation", "AuxiliaryTarget", "CriticBatch",
-    "DataSpec", "Dataset", "EvalContext", "InMemoryDataset", "LatentCode", "Logger", "Loss", "Metric",
-    "MetricResult", "Recipe", "Regularizer", "RunContext", "RunLogger", "SampleSource", "codes_from_noise",
-    "exempt_from_spectral_norm", "hookimpl", "hookspec", "input_gradients", "noise_with_codes",
-    "squared_gradient_norms",
+    "REGULARIZER_NETWORKS", "SPECTRAL_NORM_CHOICES", "Architecture", "AugmentPipe", "Augmentation",
+    "AuxiliaryTarget", "CriticBatch", "DataSpec", "Dataset", "EvalContext", "GeneratorBatch", "InMemoryDataset",
+    "LatentCode", "Logger", "Loss", "Metric", "MetricResult", "Recipe", "Regularizer", "RunContext", "RunLogger",
+    "SampleSource", "codes_from_noise", "exempt_from_spectral_norm", "hookimpl", "hookspec", "input_gradients",
+    "noise_with_codes", "squared_gradient_norms",
 ]

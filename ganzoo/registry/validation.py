@@ -8,7 +8,7 @@ from typing import Any
 from ganzoo.contract.components import (ARCHITECTURE_DEFAULT_KEYS, LOSS_DEFAULT_KEYS, SPECTRAL_NORM_CHOICES, Architecture,
                                         Dataset, Loss)
 from ganzoo.contract.recipes import Recipe
-from ganzoo.contract.regularizers import COMMON_REGULARIZER_OPTIONS, Regularizer
+from ganzoo.contract.regularizers import COMMON_REGULARIZER_OPTIONS, REGULARIZER_NETWORKS, Regularizer
 from ganzoo.errors import GanzooError
 
 _NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -54,5 +54,10 @@ def _check_regularizer(regularizer: Regularizer) -> None:
     if reserved:
         raise GanzooError(f"regularizer '{regularizer.name}' declares options {reserved}, which every regularizer "
                           f"takes already; remove them from its options")
+    if isinstance(regularizer.every, bool) or not isinstance(regularizer.every, int) or regularizer.every < 1:
+        raise GanzooError(f"regularizer '{regularizer.name}' has every {regularizer.every!r}; it must be an int >= 1")
+    if regularizer.network not in REGULARIZER_NETWORKS:
+        raise GanzooError(f"regularizer '{regularizer.name}' has network {regularizer.network!r}; valid choices: "
+                          f"{', '.join(REGULARIZER_NETWORKS)}")
     if isinstance(regularizer.weight, bool) or not isinstance(regularizer.weight, (int, float)):
         raise GanzooError(f"regularizer '{regularizer.name}' has weight {regularizer.weight!r}; it must be a number")

@@ -145,11 +145,7 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
     parameter_count = check_build(architecture, spec, config.latent_dim, arch_options)
     check_memory(parameter_count, device, architecture.name)
     spectral_norm = resolved_spectral_norm(config, architecture)
-    if spectral_norm != "none":
-        with torch.device("meta"):
-            generator, discriminator = architecture.build(spec, config.latent_dim, **arch_options)
-        chosen = zip(("generator", "discriminator"), (generator, discriminator), networks_to_normalise(spectral_norm))
-        check_normalisable({role: network for role, network, normalised in chosen if normalised}, architecture.name)
+    _check_techniques_fit(architecture, spec, config.latent_dim, arch_options, spectral_norm, regularizers, registry)
     train_data = dataset.load(data_root, train=True, download=config.download, **data_options)
     if len(train_data) < config.batch_size:
         raise GanzooError(f"--batch-size {config.batch_size} is larger than dataset '{dataset.name}' ({len(train_data)} samples)")
@@ -202,6 +198,19 @@ def assemble(config: RunConfig, registry: Registry, world: World | None = None) 
                for kind, chosen in (("regularizers", regularizers), ("augmentations", augmentations)) if chosen},
         },
     )
+
+
+def _check_techniques_fit(architecture: Architecture, spec: DataSpec, latent_dim: int, arch_options: dict[str, Any],
+                          spectral_norm: str, regularizers: list[RegularizerChoice], registry: Registry) -> None:
+    """GanzooError, before anything is written, when spectral norm or a regularizer cannot apply to the networks."""
+    if spectral_norm == "none" and not regularizers:
+        return
+    with torch.device("meta"):  # shapes and submodules only: no memory, no initialisation cost
+        generator, discriminator = architecture.build(spec, latent_dim, **arch_options)
+    chosen = zip(("generator", "discriminator"), (generator, discriminator), networks_to_normalise(spectral_norm))
+    check_normalisable({role: network for role, network, normalised in chosen if normalised}, architecture.name)
+    for choice in regularizers:
+        registry.regularizer(choice.name).check_networks(generator, discriminator, **choice.options)
 
 
 def _plugin_record(registry: Registry, kind: str, name: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The regularizers of a run: resolving ``--reg`` (or the loss's defaults) and applying them in D's update.
+"""The regularizers of a run: resolving ``--reg`` (or the loss's defaults) and applying them in D's (or G's) update.
 
 :func:`resolve_regularizers` turns specification strings into
 :class:`RegularizerChoice` values (checked, with every option typed) before a
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ganzoo.contract.components import DataSpec, Loss
-from ganzoo.contract.regularizers import CriticBatch, Regularizer
+from ganzoo.contract.regularizers import CriticBatch, GeneratorBatch, Regularizer
 from ganzoo.errors import GanzooError
 from ganzoo.registry.loading import Registry
 from ganzoo.training.component_state import component_tensors, load_component_tensors, refuse_repeats
@@ -62,7 +62,7 @@ def _choice(regularizer: Regularizer, given: dict[str, str]) -> RegularizerChoic
     owner = f"regularizer '{regularizer.name}'"
     common = {key: given.pop(key) for key in ("weight", "every") if key in given}
     weight = convert_value(float(regularizer.weight), common.get("weight", regularizer.weight), "--reg weight")
-    every = convert_value(1, common.get("every", 1), "--reg every")
+    every = convert_value(1, common.get("every", regularizer.every), "--reg every")
     if not weight >= 0 or weight == float("inf"):
         raise GanzooError(f"--reg {regularizer.name}: weight must be a finite number >= 0, got {weight}")
     if every < 1:
@@ -82,14 +82,24 @@ class Regularization(nn.Module):
         self.choices = list(choices)
         self.terms = nn.ModuleList(registry.regularizer(choice.name).build(spec, **choice.options)
                                    for choice in self.choices)
+        self.networks = [registry.regularizer(choice.name).network for choice in self.choices]
         self.needs_input_gradients = any(registry.regularizer(choice.name).needs_input_gradients
-                                         for choice in self.choices)
+                                         for choice, network in zip(self.choices, self.networks)
+                                         if network == "discriminator")
+        self.regularizes_generator = "generator" in self.networks
 
     def penalty(self, batch: CriticBatch, update: int) -> torch.Tensor | float:
-        """The weighted sum of the terms due at discriminator update number ``update`` (counted from 0)."""
+        """The weighted sum of D's terms due at discriminator update number ``update`` (counted from 0)."""
+        return self._due("discriminator", batch, update)
+
+    def generator_penalty(self, batch: GeneratorBatch, update: int) -> torch.Tensor | float:
+        """The weighted sum of G's terms due at generator update number ``update`` (counted from 0)."""
+        return self._due("generator", batch, update)
+
+    def _due(self, network: str, batch: CriticBatch | GeneratorBatch, update: int) -> torch.Tensor | float:
         total: torch.Tensor | float = 0.0
-        for choice, term in zip(self.choices, self.terms):
-            if update % choice.every == 0 and choice.weight:
+        for choice, term, regularized in zip(self.choices, self.terms, self.networks):
+            if regularized == network and update % choice.every == 0 and choice.weight:
                 total = total + (choice.weight * choice.every) * term(batch).float()
         return total
 

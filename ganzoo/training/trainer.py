@@ -19,7 +19,7 @@ from torch import nn
 from ganzoo.storage.checkpoint import load_module, load_optimizer, module_tensors, optimizer_parts
 from ganzoo.contract.components import Architecture, Loss
 from ganzoo.contract.latents import AuxiliaryTarget
-from ganzoo.contract.regularizers import CriticBatch
+from ganzoo.contract.regularizers import CriticBatch, GeneratorBatch
 from ganzoo.distributed.world import World
 from ganzoo.training.fastpath import compiled, make_optimizer, prefer_channels_last
 from ganzoo.compute.precision import Precision
@@ -107,6 +107,7 @@ class AdversarialTrainer:
         self.regularization, self.augmentation = self.techniques.regularization, self.techniques.augmentation
         self.average = self.techniques.average
         self.discriminator_updates = 0  # counts D updates for lazy regularizers; checkpointed
+        self.generator_updates = 0  # counts G updates for lazy generator-side regularizers; checkpointed
         self.precision = Precision(precision, device)
         self.world = world or World.single(device)
         # Checkpoints and sampling use the plain modules; only the training step runs the wrapped ones.
@@ -131,7 +132,8 @@ class AdversarialTrainer:
             with torch.set_grad_enabled(keep_graph), self.precision.autocast():
                 fake, z = self._generate(len(real), labels)
             d_loss, penalty = self._update_discriminator(real, fake.detach(), labels, z)
-        g_loss = self._update_generator(fake, labels, real, z)
+        g_loss, generator_penalty = self._update_generator(fake, labels, real, z)
+        penalty = penalty + generator_penalty
         # A loss without a penalty returns 0.0; a zero on the device avoids a host-to-device copy per step.
         penalty = penalty.detach() if torch.is_tensor(penalty) else torch.zeros_like(d_loss).add_(penalty)
         return StepLosses(d_loss.detach(), g_loss.detach(), penalty)
@@ -192,7 +194,7 @@ class AdversarialTrainer:
         return loss, penalty
 
     def _update_generator(self, fake: torch.Tensor, labels: torch.Tensor, real: torch.Tensor,
-                          z: torch.Tensor) -> torch.Tensor:
+                          z: torch.Tensor) -> tuple[torch.Tensor, Any]:
         # Freezing D skips computing its parameter gradients, which G's update never uses.
         self.discriminator.requires_grad_(False)
         try:
@@ -205,13 +207,18 @@ class AdversarialTrainer:
                 else:
                     adversarial = self.loss.generator_loss(logits)
                 loss = adversarial + self._auxiliary(extra, labels, z, True)
+                penalty: Any = 0.0
+                if self.regularization is not None and self.regularization.regularizes_generator:
+                    batch = GeneratorBatch(self.generator, z, labels if self.conditional else None, fake, self.world.mean)
+                    penalty = self.regularization.generator_penalty(batch, self.generator_updates)
+            self.generator_updates += 1
             self.optimizer_g.zero_grad(set_to_none=True)
-            self.precision.step("generator", loss, self.optimizer_g, lambda: self._clip(self.generator))
+            self.precision.step("generator", loss + penalty, self.optimizer_g, lambda: self._clip(self.generator))
         finally:
             self.discriminator.requires_grad_(True)
         if self.average is not None:
             self.average.update()
-        return loss
+        return loss, penalty
 
     def _clip(self, network: nn.Module) -> None:
         if self.grad_clip is not None:
@@ -240,7 +247,7 @@ class AdversarialTrainer:
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         return tensors, {"optimizer_g": g_meta, "optimizer_d": d_meta, "grad_scalers": self.precision.state(),
-                         "discriminator_updates": self.discriminator_updates}
+                         "discriminator_updates": self.discriminator_updates, "generator_updates": self.generator_updates}
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], path: object) -> None:
         """Restore what :meth:`state` saved."""
@@ -252,6 +259,7 @@ class AdversarialTrainer:
         self.techniques.load_state_tensors(tensors, meta, path)
         # Checkpoints from before lazy regularizers counted D updates: every step did n_critic of them.
         self.discriminator_updates = int(meta.get("discriminator_updates", int(meta.get("step", 0)) * self.n_critic))
+        self.generator_updates = int(meta.get("generator_updates", meta.get("step", 0)))
         self.noise_rng.set_state(tensors["rng.noise"])
         torch.set_rng_state(tensors["rng.torch"])
         if self.device.type == "cuda" and "rng.cuda" in tensors:

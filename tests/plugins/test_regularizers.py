@@ -46,7 +46,7 @@ def pair(shape, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_metadata_cites_papers_and_weights_are_the_papers():
     weights = {name: REGISTRY.regularizer(name).weight for name in REGISTRY.names("regularizers")}
-    assert weights == {"gp": 10.0, "dragan": 10.0, "r1": 1.0, "r2": 1.0, "lecam": 0.3, "cr": 10.0}
+    assert weights == {"gp": 10.0, "dragan": 10.0, "r1": 1.0, "r2": 1.0, "lecam": 0.3, "cr": 10.0, "pl": 2.0}
     for name in weights:
         regularizer = REGISTRY.regularizer(name)
         assert regularizer.description and "\n" not in regularizer.description

@@ -18,7 +18,7 @@ BUILTIN_COMPONENTS = {
     "datasets": {"mnist", "cifar10", "folder", "ring8", "grid25", "mnist-mini"},
     "metrics": {"fid", "is", "kid", "prc", "classifier", "cas", "modes"},
     "loggers": {"tensorboard"},
-    "regularizers": {"gp", "dragan", "r1", "r2", "lecam", "cr"},
+    "regularizers": {"gp", "dragan", "r1", "r2", "lecam", "cr", "pl"},
     "augmentations": {"diffaugment", "ada", "flip"},
     "recipes": {"vanilla-gan-mnist", "dcgan-cifar10", "lsgan-cifar10", "wgan-gp-cifar10", "sndcgan-cifar10",
                 "sngan-cifar10", "sngan-proj-cifar10", "sagan-cifar10", "stylegan2-cifar10", "stylegan2-ada-cifar10",
