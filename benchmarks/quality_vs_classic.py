@@ -25,6 +25,7 @@ Arms (``--arms``, comma-separated):
   architecture plugin's networks with ``CLASSIC_OPTIONS`` (the 512-256-128
   CIFAR DCGAN);
 - any key of ``GANZOO_ARMS``: ``ganzoo run`` in a subprocess with those options;
+- ``KEY@Nm``: that ganzoo arm given N minutes of training (``--max-minutes``);
 - ``KEY@time``: that ganzoo arm given the classic loop's measured training
   time of the same seed (``--max-minutes``) instead of a step count; with
   ``--time-seed N``, the time of seed N for every seed (for when only that
@@ -43,6 +44,7 @@ minutes.
     python benchmarks/quality_vs_classic.py --models dcgan:cifar10 \\
         --arms classic,w64-bf16,w128-bf16,w128-fp32,default@time --seeds 0,1
     python benchmarks/quality_vs_classic.py --models mlp:mnist --arms classic,default,default@time --seeds 0,1
+    python benchmarks/quality_vs_classic.py --arms default@20m,hinge-sn@20m,ema@20m,diffaugment@20m,ada@20m,lecam@20m,r1@20m
 """
 
 from __future__ import annotations
@@ -84,6 +86,13 @@ GANZOO_ARMS = {
     "w64-bf16": ["--arch-option", "base_width=64", "--precision", "bf16"],
     "w128-bf16": ["--arch-option", "base_width=128", "--precision", "bf16"],
     "w128-fp32": ["--arch-option", "base_width=128", "--precision", "fp32"],
+    # issue #16's ablation: what each technique buys on top of the default, one at a time (use with @20m)
+    "hinge-sn": ["--loss", "hinge", "--spectral-norm", "discriminator"],
+    "ema": ["--ema", "0.999"],
+    "diffaugment": ["--augment", "diffaugment:policy=color,translation,cutout"],
+    "ada": ["--augment", "ada"],
+    "lecam": ["--reg", "lecam"],
+    "r1": ["--reg", "r1:gamma=0.1"],
 }
 
 BN_MODES = ("running", "batch", "momentum")
@@ -269,6 +278,8 @@ def main():
                             classic = json.loads((arm_directory(args.out, model, "classic", timed_seed)
                                                   / "arm.json").read_text())
                             minutes = classic["train_seconds"] / 60
+                        elif budget.endswith("m"):  # KEY@20m: a fixed budget of 20 minutes
+                            minutes = float(budget[:-1])
                         info = train_ganzoo(key, arch, data, seed, args.steps, args.batch_size, args.data_root, out,
                                             device, minutes, args.threads)
                     print(f"  done: {info['steps']} steps in {info['train_seconds']:.0f} s", flush=True)
