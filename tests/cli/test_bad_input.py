@@ -13,7 +13,7 @@ TOY = ("--arch", "mlp", "--loss", "bce", "--data", "ring8")
     ("args", "fragments"),
     [
         (("--arch", "dcgn", "--loss", "bce", "--data", "ring8"),
-         ["unknown architecture 'dcgn'", "Did you mean 'dcgan'?", "Valid choices: cdcgan, cmlp, dcgan, mlp"]),
+         ["unknown architecture 'dcgn'", "Did you mean 'dcgan'?", "Valid choices: biggan, biggan-unconditional, cdcgan, cmlp, dcgan, infogan, mlp, sagan"]),
         (("--arch", "mlp", "--loss", "wgan-pg", "--data", "ring8"),
          ["unknown loss 'wgan-pg'", "Did you mean 'wgan-gp'?", "bce, hinge, minimax, mse, ragan, rahinge, wgan, wgan-gp"]),
         ((*TOY, "--optimizer", "sgd"), ["--optimizer", "'sgd' is not one of 'adam', 'adamw', 'rmsprop'"]),
