@@ -43,10 +43,9 @@ from ganzoo_plugins.architectures.blocks.attention import MIN_CHANNELS, SelfAtte
 from ganzoo_plugins.architectures.blocks.biggan_blocks import (
     BN_EPS,
     BigGANGeneratorBlock,
-    WideDiscriminatorBlock,
     orthogonal_init_,
 )
-from ganzoo_plugins.architectures.blocks.residual import OptimizedDiscriminatorBlock
+from ganzoo_plugins.architectures.blocks.residual import DiscriminatorBlock, OptimizedDiscriminatorBlock
 from ganzoo_plugins.architectures.conditioning import ConditionalDiscriminator, ProjectionHead, require_classes
 from ganzoo_plugins.architectures.sngan import GlobalSumPool, ResNetPlan, width_option
 
@@ -106,7 +105,7 @@ def discriminator_body(channels: int, widths: list[int], downsample: tuple[bool,
                        attention_after: int) -> nn.Sequential:
     """Residual blocks and the final ReLU, ``(N, widths[-1], k, k)``; self-attention after block ``attention_after``."""
     blocks = [OptimizedDiscriminatorBlock(channels, widths[0])]  # state size. widths[0] x size/2 x size/2
-    blocks += [WideDiscriminatorBlock(width_in, width_out, downsample=down)  # state size. width_out x (halved if down)
+    blocks += [DiscriminatorBlock(width_in, width_out, downsample=down, wide=True)  # state size. width_out x (halved if down)
                for width_in, width_out, down in zip(widths, widths[1:], downsample[1:])]
     layers: list[nn.Module] = []
     for index, block in enumerate(blocks, start=1):

@@ -5,8 +5,6 @@ Natural Image Synthesis", section 3 and appendix B).
   bias are linear maps of a conditioning vector (the shared class embedding
   concatenated with a chunk of ``z``), with the gain centred at one.
 - :class:`BigGANGeneratorBlock`: the pre-activation up-block driven by it.
-- :class:`WideDiscriminatorBlock`: the discriminator block whose hidden
-  convolution already has the output width (BigGAN-PyTorch's ``D_wide``).
 - :func:`orthogonal_init_`: the orthogonal initialisation of every linear,
   convolution and embedding weight.
 
@@ -86,28 +84,3 @@ class BigGANGeneratorBlock(nn.Module):
         h = F.interpolate(F.relu(self.norm1(x, condition)), scale_factor=2, mode="nearest")
         h = self.conv2(F.relu(self.norm2(self.conv1(h), condition)))
         return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
-
-
-class WideDiscriminatorBlock(nn.Module):
-    """``ReLU -> conv3x3 (in -> out) -> ReLU -> conv3x3 [-> avgpool 2]`` plus a shortcut.
-
-    Unlike SNGAN's block, the first convolution already widens to the output
-    channels. The shortcut is the input itself, or ``conv1x1 [-> avgpool 2]``
-    when the channels change or the block downsamples.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, downsample: bool = True) -> None:
-        super().__init__()
-        self.downsample = downsample
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, 1, 1)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1)
-        learnable = in_channels != out_channels or downsample
-        self.shortcut = nn.Conv2d(in_channels, out_channels, 1) if learnable else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Not in place: x is still needed by the shortcut.
-        h = self.conv2(F.relu(self.conv1(F.relu(x))))
-        skip = x if self.shortcut is None else self.shortcut(x)
-        if self.downsample:
-            h, skip = F.avg_pool2d(h, 2), F.avg_pool2d(skip, 2)
-        return h + skip

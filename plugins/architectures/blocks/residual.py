@@ -70,16 +70,18 @@ class GeneratorBlock(nn.Module):
 class DiscriminatorBlock(nn.Module):
     """``ReLU -> conv3x3 -> ReLU -> conv3x3 [-> avgpool 2]`` plus a shortcut.
 
-    The hidden width is the input width, as in the reference. The shortcut
-    is the input itself, or ``conv1x1 [-> avgpool 2]`` when the channels
-    change or the block downsamples.
+    The hidden width is the input width, as in the SNGAN reference, or with
+    ``wide`` the output width (BigGAN-PyTorch's ``D_wide``). The shortcut is
+    the input itself, or ``conv1x1 [-> avgpool 2]`` when the channels change
+    or the block downsamples.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, downsample: bool = True) -> None:
+    def __init__(self, in_channels: int, out_channels: int, downsample: bool = True, wide: bool = False) -> None:
         super().__init__()
         self.downsample = downsample
-        self.conv1 = glorot_(nn.Conv2d(in_channels, in_channels, 3, 1, 1), RESIDUAL_GAIN)
-        self.conv2 = glorot_(nn.Conv2d(in_channels, out_channels, 3, 1, 1), RESIDUAL_GAIN)
+        hidden = out_channels if wide else in_channels
+        self.conv1 = glorot_(nn.Conv2d(in_channels, hidden, 3, 1, 1), RESIDUAL_GAIN)
+        self.conv2 = glorot_(nn.Conv2d(hidden, out_channels, 3, 1, 1), RESIDUAL_GAIN)
         learnable = in_channels != out_channels or downsample
         self.shortcut = glorot_(nn.Conv2d(in_channels, out_channels, 1)) if learnable else None
 
