@@ -88,3 +88,29 @@ def straight_and_resumed(args: tuple, stop_step: int, root: Path) -> tuple[Path,
     result = invoke("run", "--resume", split)
     assert result.exit_code == 0, result.output
     return straight, split
+
+
+def checkpoint_keys(path: Path) -> list[str]:
+    """The tensor names of a safetensors file."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as handle:
+        return list(handle.keys())
+
+
+def assert_normalised_run_trains_and_samples(out: Path, tmp_path: Path, *, generator_normalised: bool,
+                                             penalised: bool) -> None:
+    """A finished run with a spectrally normalised D (and G when ``generator_normalised``): the power-iteration
+    vectors are in the resumable state, the generator file is plain, losses are finite, a penalty was applied
+    when ``penalised``, and ``ganzoo sample`` draws from the run."""
+    state = checkpoint_keys(out / "checkpoints" / "state.safetensors")
+    assert any(k.startswith("discriminator.") and k.endswith("._u") for k in state)
+    assert any(k.startswith("generator.") and k.endswith("._u") for k in state) == generator_normalised
+    assert not any("parametrizations" in k for k in checkpoint_keys(out / "checkpoints" / "generator.safetensors"))
+    records = read_metrics(out)
+    assert records and all(r["d_loss"] == r["d_loss"] and r["g_loss"] == r["g_loss"] for r in records)  # no NaN
+    if penalised:
+        assert all(r["penalty"] > 0 for r in records)
+    sampled = invoke("sample", out, "-n", 4, "-o", tmp_path / "out.png")
+    assert sampled.exit_code == 0, sampled.output
+    assert (tmp_path / "out.png").stat().st_size > 0

@@ -12,9 +12,8 @@ import json
 
 import numpy as np
 import pytest
-from safetensors import safe_open
 
-from tests.helpers import invoke, read_metrics
+from tests.helpers import assert_normalised_run_trains_and_samples, checkpoint_keys, invoke
 
 TINY = {
     32: ("generator_width=16", "discriminator_width=16"),
@@ -53,11 +52,6 @@ def folder_root(tmp_path_factory):
     return root
 
 
-def _keys(path) -> list[str]:
-    with safe_open(str(path), "pt") as handle:
-        return list(handle.keys())
-
-
 @pytest.mark.parametrize(("arch", "size", "extra"), RUNS, ids=[f"{a}-{s}-{'_'.join(e) or 'plain'}" for a, s, e in RUNS])
 def test_one_training_step_then_sampling(tmp_path, colour_data, folder_root, arch, size, extra):
     data = colour_data if size == 32 else ["--data", "folder", "--data-root", folder_root, "--data-option", f"size={size}"]
@@ -68,17 +62,8 @@ def test_one_training_step_then_sampling(tmp_path, colour_data, folder_root, arc
                     "--steps", 1, "--log-every", 1, *extra, "--out", out)
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["resolved"]["spectral_norm"] == DEFAULT_NORM[arch]
-    state = _keys(out / "checkpoints" / "state.safetensors")
-    assert any(k.startswith("discriminator.") and k.endswith("._u") for k in state)
-    assert any(k.startswith("generator.") and k.endswith("._u") for k in state) == (DEFAULT_NORM[arch] == "both")
-    assert not any("parametrizations" in k for k in _keys(out / "checkpoints" / "generator.safetensors"))
-    records = read_metrics(out)
-    assert records and all(r["d_loss"] == r["d_loss"] and r["g_loss"] == r["g_loss"] for r in records)  # no NaN
-    if "r1" in extra:
-        assert all(r["penalty"] > 0 for r in records)
-    sampled = invoke("sample", out, "-n", 4, "-o", tmp_path / "out.png")
-    assert sampled.exit_code == 0, sampled.output
-    assert (tmp_path / "out.png").stat().st_size > 0
+    assert_normalised_run_trains_and_samples(out, tmp_path, generator_normalised=DEFAULT_NORM[arch] == "both",
+                                             penalised="r1" in extra)
 
 
 def test_the_default_spectral_norm_gives_way_to_the_command_line(tmp_path, colour_data):
@@ -88,7 +73,7 @@ def test_the_default_spectral_norm_gives_way_to_the_command_line(tmp_path, colou
                     "--latent-dim", 16, "--batch-size", 8, "--steps", 1, "--spectral-norm", "none", "--out", out)
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["resolved"]["spectral_norm"] == "none"
-    assert not any(k.endswith("._u") for k in _keys(out / "checkpoints" / "state.safetensors"))
+    assert not any(k.endswith("._u") for k in checkpoint_keys(out / "checkpoints" / "state.safetensors"))
 
 
 def test_an_unsupported_image_size_is_a_one_line_cli_error(tmp_path, folder_root):
