@@ -62,10 +62,14 @@ def append_line(path: str | os.PathLike[str], line: str) -> None:
 
 
 def remove_temporary_files(directory: str | os.PathLike[str]) -> list[Path]:
-    """Delete what :func:`atomic_path` leaves when a process is killed mid-write; returns the paths removed."""
+    """Delete what a process killed mid-write leaves; returns the paths removed.
+
+    That is :func:`atomic_path`'s ``.NAME.XXXX.tmp.EXT`` files, and the ``.tmpXXXXXX`` files that safetensors
+    (0.8 and later) writes through before renaming onto the path it was given (Rust's ``tempfile`` names).
+    """
     removed = []
-    for temp in Path(directory).rglob(".*.tmp*"):
-        if temp.is_file() and ".tmp" in temp.name:
+    for temp in Path(directory).rglob(".*tmp*"):
+        if temp.is_file() and (".tmp" in temp.name[1:] or temp.name.startswith(".tmp")):
             temp.unlink(missing_ok=True)
             removed.append(temp)
     return removed

@@ -112,3 +112,17 @@ def test_a_safetensors_file_that_is_not_a_ganzoo_checkpoint_is_refused(tmp_path)
     save_file({"x": torch.zeros(2)}, str(foreign))
     assert_one_line_error(invoke("sample", foreign, "-o", tmp_path / "s.png"), "not a ganzoo checkpoint")
     assert os.path.getsize(foreign) > 0
+
+
+def test_temporary_files_of_killed_writes_are_removed_and_nothing_else(tmp_path):
+    from ganzoo.storage.atomic import remove_temporary_files
+
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    ours = checkpoints / ".state.k2j4.tmp.safetensors"  # atomic_path's temporary name
+    rusts = checkpoints / ".tmpLFovzx"  # what safetensors >= 0.8 writes through before its own rename
+    kept = [checkpoints / "state.safetensors", checkpoints / ".hidden", tmp_path / "metrics.jsonl"]
+    for path in (ours, rusts, *kept):
+        path.write_bytes(b"x")
+    assert sorted(remove_temporary_files(tmp_path)) == sorted([ours, rusts])
+    assert all(path.exists() for path in kept) and not ours.exists() and not rusts.exists()
