@@ -47,7 +47,8 @@ from ganzoo_plugins.architectures.blocks.biggan_blocks import (
 )
 from ganzoo_plugins.architectures.blocks.residual import DiscriminatorBlock, OptimizedDiscriminatorBlock
 from ganzoo_plugins.architectures.conditioning import ConditionalDiscriminator, ProjectionHead, require_classes
-from ganzoo_plugins.architectures.sngan import GlobalSumPool, ResNetPlan, width_option
+from ganzoo_plugins.architectures.options import positive_int, width_option
+from ganzoo_plugins.architectures.sngan import GlobalSumPool, ResNetPlan
 
 PLANS: dict[int, ResNetPlan] = {
     32: ResNetPlan(4, (1, 1, 1, 1), (1, 1, 1, 1), (True, True, False, False), (384, 192)),  # 4 -> 32; 32 -> 8
@@ -142,7 +143,7 @@ def build_biggan(spec: ganzoo.DataSpec, latent_dim: int, *, arch: str, num_class
         raise ganzoo.GanzooError(
             f"{arch}'s self-attention needs at least {MIN_CHANNELS} channels where it sits; widen generator_width "
             f"or discriminator_width, or move it with the attention option (0 turns it off)")
-    shared = _positive_int(shared_dim, "shared_dim", arch) if num_classes else 0
+    shared = positive_int(shared_dim, "shared_dim", arch) if num_classes else 0
     generator = BigGANGenerator(latent_dim, g_widths, plan.bottom, spec.shape[0], num_classes, shared, g_after)
     body = discriminator_body(spec.shape[0], d_widths, plan.downsample, d_after)
     if num_classes:
@@ -173,14 +174,6 @@ def attention_places(attention: int | str, size: int, plan: ResNetPlan, arch: st
         raise ganzoo.GanzooError(f"{arch} option attention must be auto, 0 (none) or a feature-map side both networks "
                                  f"have at {size} px ({', '.join(map(str, valid))}); got {attention!r}")
     return g_sides.index(side) + 1, d_sides.index(side) + 1
-
-
-def _positive_int(value: int | str, option: str, arch: str) -> int:
-    text = str(value).strip()
-    number = int(text) if text.isdigit() and not isinstance(value, bool) else 0
-    if number <= 0:
-        raise ganzoo.GanzooError(f"{arch} option {option} must be a positive int; got {value!r}")
-    return number
 
 
 class BigGANArchitecture(ganzoo.Architecture):

@@ -10,6 +10,7 @@ from torch import nn
 
 import ganzoo
 from ganzoo_plugins.architectures.init import dcgan_init_
+from ganzoo_plugins.architectures.options import width_option
 
 # (kernel, stride, padding) of each generator layer, starting from z as a
 # 1x1 map. Conv2d with the same triples, in reverse order, maps each size back
@@ -77,15 +78,7 @@ def layer_plan(shape: tuple[int, ...], base_width: int, arch: str) -> tuple[Plan
 
 def width_for(size: int, base_width: int | str, arch: str) -> int:
     """``base_width`` as a number: ``auto`` is the reference width for ``size``; GanzooError for anything else."""
-    if str(base_width).strip().lower() == "auto":
-        return REFERENCE_WIDTHS[size]
-    try:
-        width = int(str(base_width).strip())
-    except ValueError:
-        width = 0
-    if width <= 0 or isinstance(base_width, bool):
-        raise ganzoo.GanzooError(f"{arch} option base_width must be a positive int or auto; got {base_width!r}")
-    return width
+    return width_option(base_width, REFERENCE_WIDTHS[size], 1, "base_width", arch)
 
 
 def _generator(latent_dim: int, widths: list[int], channels: int, plan: Plan) -> nn.Sequential:

@@ -46,6 +46,7 @@ from ganzoo_plugins.architectures.blocks.residual import (
     OptimizedDiscriminatorBlock,
     glorot_,
 )
+from ganzoo_plugins.architectures.options import width_option
 from ganzoo_plugins.architectures.conditioning import ConditionalDiscriminator, ProjectionHead, require_classes
 
 
@@ -165,18 +166,6 @@ def plan_for(shape: tuple[int, ...], arch: str) -> ResNetPlan:
         raise ganzoo.GanzooError(f"{arch} supports square images of size {', '.join(map(str, smaller))} or "
                                  f"{largest}; got shape {tuple(shape)}")
     return PLANS[shape[1]]
-
-
-def width_option(value: int | str, reference: int, multiple: int, option: str, arch: str) -> int:
-    """``value`` as a width: ``auto`` is ``reference``; else a positive multiple of ``multiple``, or a GanzooError."""
-    text = str(value).strip().lower()
-    if text == "auto":
-        return reference
-    width = int(text) if text.isdigit() and not isinstance(value, bool) else 0
-    if width <= 0 or width % multiple:
-        needs = "a positive int" if multiple == 1 else f"a positive multiple of {multiple} at this size"
-        raise ganzoo.GanzooError(f"{arch} option {option} must be {needs} or auto; got {value!r}")
-    return width
 
 
 class ResNetArchitecture(ganzoo.Architecture):

@@ -28,6 +28,7 @@ from typing import Any
 from torch import nn
 
 import ganzoo
+from ganzoo_plugins.architectures.options import positive_int
 from ganzoo_plugins.architectures.conditioning import require_classes
 from ganzoo_plugins.architectures.stylegan2.discriminator import ARCHITECTURES, Discriminator
 from ganzoo_plugins.architectures.stylegan2.generator import Generator
@@ -123,17 +124,6 @@ def image_size(shape: tuple[int, ...], arch: str) -> int:
         raise ganzoo.GanzooError(f"{arch} supports square images of size {sizes}; got shape {shape}")
     assert math.log2(shape[1]).is_integer()
     return shape[1]
-
-
-def positive_int(value: Any, key: str, arch: str) -> int:
-    """``value`` as a positive int; GanzooError naming ``key`` otherwise."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        number = 0
-    if number <= 0 or isinstance(value, bool):
-        raise ganzoo.GanzooError(f"{arch} option {key} must be a positive int; got {value!r}")
-    return number
 
 
 @ganzoo.hookimpl
