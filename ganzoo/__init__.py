@@ -6,6 +6,9 @@ plugins need (atomic writes, the cache location, did-you-mean errors, the
 classifier trainer behind the ``classifier``, ``cas`` and ``augment``
 evaluations). Built-in plugins import nothing else from ganzoo, exactly like a
 third-party package; ``docs/plugins.md`` documents every name below.
+Notebooks and scripts use the Python API (``train``, ``load_generator``,
+``evaluate``, ``list_plugins``, ``list_recipes``), documented in
+``docs/python-api.md``.
 """
 
 from ganzoo.contract import (
@@ -40,7 +43,9 @@ from ganzoo.contract import (
     noise_with_codes,
     squared_gradient_norms,
 )
+from ganzoo.api import evaluate, list_plugins, list_recipes, load_generator, train
 from ganzoo.compute.precision import resolve_precision
+from ganzoo.contract.progress import progress_task, track
 from ganzoo.errors import GanzooError, unknown_choice
 from ganzoo.evaluation.classifier_nets import CLASSIFIERS, SmallCNN, check_classifiable, make_classifier
 from ganzoo.evaluation.classify import (
@@ -85,6 +90,12 @@ __all__ = [
     "exempt_from_spectral_norm",
     "codes_from_noise",
     "noise_with_codes",
+    # the Python API (docs/python-api.md)
+    "evaluate",
+    "list_plugins",
+    "list_recipes",
+    "load_generator",
+    "train",
     # sample sources
     "GeneratorSamples",
     "TensorSamples",
@@ -102,6 +113,8 @@ __all__ = [
     "classifier_accuracy",
     "labelled_batches",
     "make_classifier",
+    "progress_task",
+    "track",
     "resolve_precision",
     "train_classifier",
     "unknown_choice",

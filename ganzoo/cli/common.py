@@ -9,6 +9,8 @@ from typing import Any
 import click
 from rich.text import Text
 
+from ganzoo.api.progress import ProgressDisplay
+from ganzoo.contract.progress import showing_progress
 from ganzoo.distributed.agreement import AgreedError
 from ganzoo.distributed.launch import launch_from_environment
 from ganzoo.errors import GanzooError
@@ -65,7 +67,8 @@ def positive_int() -> click.IntRange:
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn GanzooError into a one-line message and exit code 2 (3 for a diverged run).
+    """Turn GanzooError into a one-line message and exit code 2 (3 for a diverged run), and show long
+    steps (:func:`ganzoo.progress_task`) on stderr while the command runs.
 
     Under torchrun the N processes would print N copies of the same line: an
     error all ranks raised together (a failed check, a divergence) is printed
@@ -75,7 +78,8 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with showing_progress(ProgressDisplay() if _prints(agreed=True) else None):
+                return command(*args, **kwargs)
         except DivergedError as error:  # decided by all ranks together
             raise DivergedExit(str(error), quiet=not _prints(agreed=True)) from None
         except GanzooError as error:

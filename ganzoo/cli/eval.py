@@ -6,16 +6,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ganzoo.api.evaluation import evaluate
 from ganzoo.cli.common import SafePath, one_process_only, plain, positive_int, registry_of, reports_errors, seed_option
-from ganzoo.compute.devices import resolve_device
 from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV
-from ganzoo.errors import GanzooError
-from ganzoo.evaluation.evaluate import EVAL_FILE, REF_SPLITS, EvalSettings, append_record, prepare_evaluation, split_names
-from ganzoo.evaluation.sampling import find_generator_file, load_generator
-from ganzoo.evaluation.sources import GeneratorSamples
-from ganzoo.storage.paths import absolute_path, default_data_root
-from ganzoo.storage.preflight import check_path_text
-from ganzoo.storage.rundir import RunDir, run_dir_of
+from ganzoo.evaluation.evaluate import REF_SPLITS, split_names
 
 
 @click.command("eval")
@@ -36,39 +30,17 @@ def eval_command(ctx: click.Context, source: str, metric_names: str, num_samples
                  batch_size: int, device: str, data_root: str | None, inception_weights: str | None, download: bool) -> None:
     """Evaluate a run or generator file; appends a record with the full protocol to the run's eval.jsonl."""
     one_process_only("eval")
-    if data_root:
-        check_path_text(data_root, "--data-root")
-    registry = registry_of(ctx)
-    file = find_generator_file(source)
-    loaded = load_generator(file, registry, resolve_device(device))
-    run_dir = run_dir_of(file)
-    saved = RunDir(run_dir).read_config()["resolved"] if RunDir(run_dir).config_path.is_file() else {}
-    data_name = loaded.record.extra.get("data")
-    if not data_name:
-        raise GanzooError(f"{file} does not say which dataset it was trained on")
-    evaluation = prepare_evaluation(
-        split_names(metric_names), registry,
-        dataset=registry.dataset(data_name), spec=loaded.spec,
-        data_root=absolute_path(data_root) if data_root else saved.get("data_root") or default_data_root(),
-        data_options=loaded.record.extra.get("data_options", saved.get("data_options", {})),
-        device=loaded.device,
-        settings=EvalSettings(num_samples=num_samples, ref_split=ref_split, batch_size=batch_size, seed=seed,
-                              inception_weights=inception_weights, download=download),
-    )
-    samples = GeneratorSamples(loaded.network, loaded.record.latent_dim, loaded.spec, loaded.device, seed,
-                               conditional=loaded.record.conditional)
-    results = evaluation.run(samples)
-    record = evaluation.record(results, step=loaded.record.step, generator=str(file),
-                               sampled_from=loaded.record.extra.get("generator", "raw"), arch=loaded.record.arch,
-                               loss=loaded.record.extra.get("loss"), data=data_name)
-    append_record(run_dir / EVAL_FILE, record)
-    click.echo(f"{file}: step {loaded.record.step}, {num_samples} samples against the {ref_split} split")
+    result = evaluate(source, split_names(metric_names), num_samples=num_samples, ref_split=ref_split, seed=seed,
+                      batch_size=batch_size, device=device, data_root=data_root, inception_weights=inception_weights,
+                      download=download, registry=registry_of(ctx))
+    click.echo(f"{result.generator_file}: step {result.record['step']}, {num_samples} samples against the "
+               f"{ref_split} split")
     table = Table()
     table.add_column("metric")
     table.add_column("value")
     table.add_column("", justify="right")
-    for name, result in results.items():
-        for key, value in result.values.items():
+    for name, values in result.values.items():
+        for key, value in values.items():
             table.add_row(plain(name), plain(key), f"{value:.6g}")
     Console().print(table)
-    click.echo(f"appended to {run_dir / EVAL_FILE}")
+    click.echo(f"appended to {result.eval_file}")

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 from typing import Any
 
 import click
-import torch
 
+from ganzoo.api.progress import ProgressDisplay
+from ganzoo.api.training import parse_betas, regularizer_specs, run
 from ganzoo.cli.common import EXIT_INTERRUPTED, SafePath, output_option, positive_int, registry_of, reports_errors
-from ganzoo.cli.progress import RichReporter
 from ganzoo.compute.precision import CHOICES as PRECISION_CHOICES
 from ganzoo.contract.metrics import INCEPTION_WEIGHTS_ENV
+from ganzoo.contract.progress import current_display
 from ganzoo.distributed.launch import launch_from_environment
-from ganzoo.errors import GanzooError
 from ganzoo.evaluation.evaluate import REF_SPLITS, split_names
-from ganzoo.registry import Registry
 from ganzoo.registry.options import parse_assignments
-from ganzoo.storage.config import (GENERATOR_CHOICES, LR_SCHEDULE_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES, SPECTRAL_NORM_CHOICES,
-                                   RunConfig)
-from ganzoo.storage.recipes import config_from_recipe
-from ganzoo.storage.rundir import rerun_config
-from ganzoo.training.regularization import NO_REGULARIZER
-from ganzoo.training.runner import SilentReporter, continues_after_restart, resume_run, start_run
-from ganzoo.version import __version__
+from ganzoo.storage.config import (GENERATOR_CHOICES, LR_SCHEDULE_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES,
+                                   SPECTRAL_NORM_CHOICES)
+from ganzoo.training.reporting import SilentReporter
 
 
 @click.command("run")
@@ -106,42 +100,20 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
         if name in given:
             given[name] = parse_assignments(given[name], "--" + name[:-1].replace("_", "-"))
     if "betas" in given:
-        given["betas"] = _parse_betas(given["betas"])
+        given["betas"] = parse_betas(given["betas"])
     if "augmentations" in given:
         given["augmentations"] = [spec.strip() for spec in given["augmentations"]]
     if "regularizers" in given:
-        given["regularizers"] = _regularizer_specs(given["regularizers"])
+        given["regularizers"] = regularizer_specs(list(given["regularizers"]))
     for name in ("metrics", "log"):
         if name in given:
             given[name] = split_names(given[name])
-    out = given.pop("out", None)
-    registry = registry_of(ctx)
+    out, recipe = given.pop("out", None), given.pop("recipe", None)
     main_process = launch_from_environment().is_main  # under torchrun, rank 0 alone reports
-    reporter = RichReporter() if main_process else SilentReporter()
-    if "recipe" in given and (resume or config_file):
-        raise GanzooError("--recipe cannot be combined with --resume or --config (the recorded run holds its values)")
-    if resume:
-        if out:
-            raise GanzooError("--out cannot be combined with --resume (the run directory is the one resumed)")
-        if config_file:
-            raise GanzooError("--config cannot be combined with --resume (a resumed run keeps its own config)")
-        outcome = resume_run(resume, given, registry, reporter)
-    elif config_file:
-        config, saved = rerun_config(config_file, given)
-        for note in _version_differences(saved, config, registry):
-            click.echo(f"note: {note}", err=True)
-        outcome = start_run(config, registry, out, reporter)
-    else:
-        if "recipe" in given:
-            config = config_from_recipe(registry.recipe(given.pop("recipe")), given)
-        else:
-            config = RunConfig(**_with_arch_loss_and_data(given, registry))
-        if continues_after_restart(config, out):
-            if main_process:
-                click.echo(f"note: torchrun restarted the workers; continuing {out} from its last checkpoint", err=True)
-            outcome = resume_run(out, {}, registry, reporter)
-        else:
-            outcome = start_run(config, registry, out, reporter)
+    display = current_display()
+    reporter = display if main_process and isinstance(display, ProgressDisplay) else SilentReporter()
+    outcome = run(given, registry_of(ctx), reporter, recipe=recipe, out=out, resume=resume, config=config_file,
+                  note=lambda text: click.echo(f"note: {text}", err=True) if main_process else None)
     if outcome.interrupted:
         name = signal.Signals(outcome.signal).name if outcome.signal else "a signal"
         if main_process:
@@ -155,65 +127,3 @@ def run_command(ctx: click.Context, resume: str | None, config_file: str | None,
     if main_process:
         click.echo(f"finished step {outcome.step}/{outcome.total_steps}: {outcome.run_dir}{summary}")
 
-
-def _with_arch_loss_and_data(given: dict[str, Any], registry: Registry) -> dict[str, Any]:
-    """``given``, or the default run under it when it names none of --arch/--loss/--data; an error if half given."""
-    if not any(name in given for name in ("arch", "loss", "data")):
-        given = _with_default_run(given, registry)
-    missing = [f"--{name}" for name in ("arch", "loss", "data") if name not in given]
-    if missing:
-        raise GanzooError(f"missing {', '.join(missing)} (or --recipe NAME, or --resume RUN_DIR); see ganzoo "
-                          "list-plugins and ganzoo recipes for the choices")
-    return given
-
-
-def _with_default_run(given: dict[str, Any], registry: Registry) -> dict[str, Any]:
-    """The plugins' default run (hook ``default_run``) under the options the user gave."""
-    default = registry.hook.default_run()
-    if not default:
-        return given
-    known = {field.name for field in dataclasses.fields(RunConfig)}
-    unknown = sorted(set(default) - known)
-    if unknown:
-        raise GanzooError(f"the default_run hook gave unknown run option(s) {', '.join(map(repr, unknown))}; "
-                          f"valid options: {', '.join(sorted(known))}")
-    click.echo("note: no --arch/--loss/--data given; training the default run: "
-               + " ".join(f"--{name.replace('_', '-')} {value}" for name, value in default.items()), err=True)
-    return {**default, **given}
-
-
-def _version_differences(saved: dict[str, Any], config: RunConfig, registry: Registry) -> list[str]:
-    """What differs from the versions a recorded run used (results may differ with them)."""
-    notes = []
-    recorded = saved.get("versions", {})
-    for name, now in (("ganzoo", __version__), ("torch", torch.__version__)):
-        if recorded.get(name) and recorded[name] != now:
-            notes.append(f"the recorded run used {name} {recorded[name]}, this is {now}; results may differ")
-    for kind, name in (("architectures", config.arch), ("losses", config.loss), ("datasets", config.data)):
-        then = saved.get("plugins", {}).get(kind, {})
-        if then.get("name") != name or name not in registry.names(kind):
-            continue
-        plugin = registry.plugin_of(kind, name)
-        if (then.get("distribution"), then.get("version")) != (plugin.distribution, plugin.version):
-            notes.append(f"'{name}' came from {then.get('distribution')} {then.get('version')}, now from "
-                         f"{plugin.distribution} {plugin.version}; results may differ")
-    return notes
-
-
-def _regularizer_specs(specs: tuple[str, ...]) -> list[str]:
-    """``--reg`` values as recorded: ``none`` alone means an empty list (not even the loss's defaults)."""
-    if NO_REGULARIZER in specs:
-        if len(specs) > 1:
-            raise GanzooError(f"--reg {NO_REGULARIZER} cannot be combined with other --reg values")
-        return []
-    return [spec.strip() for spec in specs]
-
-
-def _parse_betas(text: str) -> tuple[float, float]:
-    try:
-        first, second = (float(part) for part in text.split(","))
-    except ValueError:
-        raise GanzooError(f"--betas expects two numbers like 0.5,0.999, got '{text}'") from None
-    if not (0 <= first < 1 and 0 <= second < 1):
-        raise GanzooError(f"--betas must lie in [0, 1), got '{text}'")
-    return first, second

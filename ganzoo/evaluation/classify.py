@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo.contract.progress import track
 from ganzoo.evaluation.classifier_nets import make_classifier
 from ganzoo.contract.components import DataSpec
 from ganzoo.errors import GanzooError
@@ -62,7 +63,8 @@ def train_classifier(name: str, spec: DataSpec, images: torch.Tensor, labels: to
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=budget.steps)
     order = torch.Generator().manual_seed(seed)
     net.train()
-    for indices in batch_indices(len(images), budget.batch_size, budget.steps, order):
+    for indices in track(batch_indices(len(images), budget.batch_size, budget.steps, order),
+                         f"training a {name} classifier", budget.steps):
         loss = F.cross_entropy(net(images[indices].to(device)), labels[indices].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ganzoo.contract.components import DataSpec
+from ganzoo.contract.progress import track
 from ganzoo.errors import GanzooError
 from ganzoo.contract.metrics import SampleSource
 from ganzoo.evaluation.sampling import generate
@@ -44,7 +45,8 @@ class GeneratorSamples(SampleSource):
 
     def _generate(self, count: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         rng = torch.Generator().manual_seed(self.seed)
-        for start in range(0, count, batch_size):
+        starts = range(0, count, batch_size)
+        for start in track(starts, f"generating {count:,} samples", len(starts)):
             noise = torch.randn(min(batch_size, count - start), self.latent_dim, generator=rng)
             labels = None
             if self.conditional:

@@ -11,7 +11,8 @@ class Reporter(Protocol):
     """Receives progress: the CLI shows a progress bar, library users may pass their own.
 
     A reporter may also have ``announce(run_dir)``, called with the run directory before training
-    starts; reporters without it work unchanged.
+    starts, and ``checkpointed(step, path)``, called after each periodic checkpoint; reporters
+    without them work unchanged.
     """
 
     def start(self, total_steps: int, start_step: int) -> None: ...

@@ -194,6 +194,9 @@ class TrainingSession:
             if due.checkpoint:
                 self._checkpoint()
                 self.hooks.on_checkpoint(run=self.run, step=step, path=str(self.run_dir.state_path))
+                checkpointed = getattr(self.reporter, "checkpointed", None)
+                if checkpointed is not None:
+                    checkpointed(step, self.run_dir.state_path)
 
     def _checkpoint(self, collective: bool = True) -> None:
         """Rank 0 writes the training state; with several ranks, after checking that they all hold the same weights."""

@@ -212,7 +212,7 @@ def _decode_images(files: list[str]) -> torch.Tensor:
             warnings.simplefilter("ignore", DeprecationWarning)  # torchvision 0.29 points to torchcodec
             for i, image in zip(jpegs, decode_jpeg(data, mode=ImageReadMode.RGB)):
                 images[i] = image
-    for i, image in enumerate(images):
+    for i, image in enumerate(ganzoo.track(images, f"decoding {len(files):,} images")):
         if image is None:
             images[i] = image = _decode_with_pil(files[i])
         if image.shape != (3, 32, 32):

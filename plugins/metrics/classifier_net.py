@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import ganzoo
 from ganzoo import SmallCNN, labelled_batches, resolve_precision
 
 __all__ = ["COLOUR_RECIPE", "GRAYSCALE_RECIPE", "EvaluatorRecipe", "VggNet", "build_trained_evaluator",
@@ -148,7 +149,7 @@ def train_evaluator(
     # bf16 where the CPU or GPU has it natively halves the VGG's time; the small CNN stays in float32.
     low_precision = training_precision(recipe, device) == "bf16"
     net.train()
-    for _ in range(recipe.epochs):
+    for _ in ganzoo.track(range(recipe.epochs), f"training the {recipe.network} evaluator ({recipe.epochs} epochs)"):
         for samples, labels in labelled_batches(train, recipe.batch_size, shuffle):
             samples = samples.to(device)
             if recipe.augment:

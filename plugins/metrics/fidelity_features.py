@@ -37,6 +37,7 @@ from torch_fidelity.metric_fid import fid_features_to_statistics
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torch_fidelity.utils import create_feature_extractor
 
+import ganzoo
 from ganzoo import (INCEPTION_WEIGHTS_ENV, EvalContext, GanzooError, InMemoryDataset, SampleSource, atomic_path,
                     unknown_choice)
 
@@ -219,7 +220,10 @@ class FeatureRun:
         cached = _read_cache(path, key)
         if cached is not None:
             return cached[0], cached[1], path
-        features = extract(self.extractor, dataset_batches(context.reference, context.batch_size), context.device)
+        batches = ganzoo.track(dataset_batches(context.reference, context.batch_size),
+                               f"{self.name} features of the {context.ref_split} split",
+                               -(-len(context.reference) // context.batch_size))
+        features = extract(self.extractor, batches, context.device)
         stats = fid_features_to_statistics(features[self.layers["fid"]])
         tensors = {f"features/{layer}": features[layer].contiguous() for layer in ref_layers}
         tensors["fid_mu"] = torch.from_numpy(stats["mu"]).contiguous()
