@@ -59,7 +59,10 @@ def test_a_wrong_way_import_breaks_a_contract(tmp_path, module, wrong_import, co
     result = lint_imports(root)
     assert result.returncode != 0, result.stdout
     broken = [line for line in result.stdout.splitlines() if line.rstrip().endswith("BROKEN")]
-    assert len(broken) == 1 and contract in broken[0], result.stdout
+    # The named contract breaks; an engine -> plugin import may also close a loop through ganzoo's top level
+    # (a plugin imports ganzoo, which exports the Python API), which the layers contract flags as well.
+    assert any(contract in line for line in broken), result.stdout
+    assert len(broken) == 1 or "imports no plugin" in contract, result.stdout
 
 
 @needs_import_linter

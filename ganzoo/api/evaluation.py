@@ -11,7 +11,8 @@ from typing import Any
 from ganzoo.compute.devices import resolve_device
 from ganzoo.errors import GanzooError
 from ganzoo.evaluation.evaluate import EVAL_FILE, EvalSettings, append_record, prepare_evaluation, split_names
-from ganzoo.evaluation.sampling import find_generator_file, load_generator
+from ganzoo.contract.components import Dataset
+from ganzoo.evaluation.sampling import LoadedGenerator, find_generator_file, load_generator
 from ganzoo.evaluation.sources import GeneratorSamples
 from ganzoo.registry import Registry, load_registry
 from ganzoo.storage.paths import absolute_path, default_data_root
@@ -36,6 +37,27 @@ class Evaluation:
     eval_file: Path | None
 
 
+@dataclass
+class TrainingData:
+    """The dataset a generator was trained on, where it is read from, and its options."""
+
+    dataset: Dataset
+    root: str
+    options: dict[str, Any]
+
+
+def training_data(loaded: LoadedGenerator, file: Path, data_root: str | None, registry: Registry) -> TrainingData:
+    """The data of ``loaded``'s run: named by its file, read from ``data_root``, else the run's, else the default."""
+    run = RunDir(run_dir_of(file))
+    saved = run.read_config()["resolved"] if run.config_path.is_file() else {}
+    data_name = loaded.record.extra.get("data")
+    if not data_name:
+        raise GanzooError(f"{file} does not say which dataset it was trained on")
+    root = absolute_path(data_root) if data_root else saved.get("data_root") or default_data_root()
+    return TrainingData(registry.dataset(data_name), root,
+                        loaded.record.extra.get("data_options", saved.get("data_options", {})))
+
+
 def evaluate(source: str | os.PathLike[str], metrics: str | Sequence[str], *, num_samples: int = 10_000,
              ref_split: str = "train", seed: int = 0, batch_size: int = 256, device: str = "auto",
              data_root: str | None = None, inception_weights: str | None = None, download: bool = True,
@@ -55,15 +77,10 @@ def evaluate(source: str | os.PathLike[str], metrics: str | Sequence[str], *, nu
     file = find_generator_file(source)
     loaded = load_generator(file, registry, resolve_device(device))
     run_dir = run_dir_of(file)
-    saved = RunDir(run_dir).read_config()["resolved"] if RunDir(run_dir).config_path.is_file() else {}
-    data_name = loaded.record.extra.get("data")
-    if not data_name:
-        raise GanzooError(f"{file} does not say which dataset it was trained on")
+    data = training_data(loaded, file, data_root, registry)
+    data_name = data.dataset.name
     evaluation = prepare_evaluation(
-        names, registry,
-        dataset=registry.dataset(data_name), spec=loaded.spec,
-        data_root=absolute_path(data_root) if data_root else saved.get("data_root") or default_data_root(),
-        data_options=loaded.record.extra.get("data_options", saved.get("data_options", {})),
+        names, registry, dataset=data.dataset, spec=loaded.spec, data_root=data.root, data_options=data.options,
         device=loaded.device,
         settings=EvalSettings(num_samples=num_samples, ref_split=ref_split, batch_size=batch_size, seed=seed,
                               inception_weights=inception_weights, download=download),

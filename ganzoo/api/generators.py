@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +14,9 @@ from ganzoo.compute.devices import resolve_device
 from ganzoo.contract.dataspec import DataSpec
 from ganzoo.contract.latents import LatentCode
 from ganzoo.errors import GanzooError
+from ganzoo.evaluation.interpolation import seeded_global_rng
 from ganzoo.evaluation.sampling import class_name, generate, load_generator as load_saved_generator, to_unit
+from ganzoo.evaluation.truncation import truncated
 from ganzoo.registry import Registry, load_registry
 from ganzoo.storage.checkpoint import GeneratorRecord
 
@@ -62,7 +65,7 @@ class Generator(nn.Module):
         return self.network(z)
 
     def sample(self, n: int, labels: int | str | Sequence[int | str] | torch.Tensor | None = None,
-               seed: int | None = None, batch_size: int = 256) -> torch.Tensor:
+               seed: int | None = None, truncation: float | None = None, batch_size: int = 256) -> torch.Tensor:
         """``n`` images in ``[0, 1]`` on the CPU.
 
         Args:
@@ -70,14 +73,19 @@ class Generator(nn.Module):
             labels: conditional generators only: one class for all (an index or a
                 class name), one per sample, or None for balanced classes (sample
                 ``i`` is of class ``i % num_classes``).
-            seed: seed of the noise (the same as ``ganzoo sample --seed``); None draws fresh noise.
+            seed: seed of the noise (the same as ``ganzoo sample --seed``; generators that draw
+                noise as they run, like StyleGAN2's per-pixel noise, repeat too); None draws fresh noise.
+            truncation: the truncation trick's psi in [0, 1] (``--truncation``), for generators that
+                support it (1 or None: none).
             batch_size: samples per forward pass.
         """
         if n < 1:
             raise GanzooError(f"sample() needs n >= 1, got {n}")
         chosen = self._labels(n, labels)
-        samples = generate(self.network, self.latent_dim, n, device=self.device, seed=seed, labels=chosen,
-                           conditional=self.conditional, batch_size=batch_size)
+        rng = seeded_global_rng(seed, self.device) if seed is not None else contextlib.nullcontext()
+        with truncated(self.network, truncation, self.record.arch), rng:
+            samples = generate(self.network, self.latent_dim, n, device=self.device, seed=seed, labels=chosen,
+                               conditional=self.conditional, batch_size=batch_size)
         return to_unit(samples) if self.spec.is_image else samples
 
     def _labels(self, n: int, labels: Any) -> torch.Tensor | None:

@@ -9,12 +9,16 @@ from typing import Any
 import click
 import torch
 
+from ganzoo.cli.animate import animate_command
 from ganzoo.cli.augment import augment_command
 from ganzoo.cli.bench import bench_command
 from ganzoo.cli.common import UserError
 from ganzoo.cli.eval import eval_command
+from ganzoo.cli.interpolate import interpolate_command
+from ganzoo.cli.nearest import nearest_command
 from ganzoo.cli.plugins import list_plugins_command
 from ganzoo.cli.recipes import recipes_command
+from ganzoo.cli.report import report_command
 from ganzoo.cli.run import run_command
 from ganzoo.cli.sample import sample_command
 from ganzoo.version import __version__
@@ -47,8 +51,8 @@ def cli() -> None:
     """ganzoo: train and compare GANs built from plugins."""
 
 
-for _command in (run_command, list_plugins_command, recipes_command, sample_command, eval_command, augment_command,
-                 bench_command):
+for _command in (run_command, list_plugins_command, recipes_command, sample_command, interpolate_command,
+                 animate_command, nearest_command, eval_command, augment_command, bench_command, report_command):
     cli.add_command(_command)
 
 

@@ -11,6 +11,8 @@ from ganzoo.errors import GanzooError
 from ganzoo.evaluation.code_sweep import sweep_noise
 from ganzoo.evaluation.sample_output import check_sample_output, output_target, write_samples
 from ganzoo.evaluation.sampling import class_labels, generate_batches, load_generator
+from ganzoo.evaluation.interpolation import seeded_global_rng
+from ganzoo.evaluation.truncation import TRUNCATION_HELP, truncated
 
 
 @click.command("sample")
@@ -26,10 +28,11 @@ from ganzoo.evaluation.sampling import class_labels, generate_batches, load_gene
 @click.option("--vary", "varied_code", metavar="CODE",
               help="Generators with latent codes (InfoGAN): one grid row per noise draw, its columns sweeping CODE "
                    "(every category, or -1 to 1) with everything else fixed.")
+@click.option("--truncation", type=float, metavar="PSI", help=TRUNCATION_HELP)
 @click.pass_context
 @reports_errors
 def sample_command(ctx: click.Context, source: str, count: int, out: str, seed: int, device: str, batch_size: int,
-                   chosen_class: str | None, varied_code: str | None) -> None:
+                   chosen_class: str | None, varied_code: str | None, truncation: float | None) -> None:
     """Draw samples from a run directory or a generator file."""
     one_process_only("sample")
     target = output_target(out)
@@ -45,8 +48,10 @@ def sample_command(ctx: click.Context, source: str, count: int, out: str, seed: 
         raise GanzooError(f"--class {chosen_class}: this generator ({loaded.record.arch}) is not class-conditional")
     total = len(labels) if labels is not None else count
     check_sample_output(target, total, loaded.spec)  # before generating anything
-    batches = generate_batches(loaded.network, loaded.record.latent_dim, total, device=loaded.device, seed=seed,
-                               noise=noise, labels=labels, conditional=loaded.record.conditional,
-                               batch_size=batch_size)
-    written = write_samples(batches, loaded.spec, target, per_row)
+    # seeded_global_rng: generators that draw from torch's RNG as they run (per-pixel noise) repeat too.
+    with truncated(loaded.network, truncation, loaded.record.arch), seeded_global_rng(seed, loaded.device):
+        batches = generate_batches(loaded.network, loaded.record.latent_dim, total, device=loaded.device, seed=seed,
+                                   noise=noise, labels=labels, conditional=loaded.record.conditional,
+                                   batch_size=batch_size)
+        written = write_samples(batches, loaded.spec, target, per_row)
     click.echo(f"wrote {written}")

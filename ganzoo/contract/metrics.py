@@ -10,7 +10,7 @@ the protocol that produced them, recorded with every number.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -124,6 +124,9 @@ class Metric:
         primary: the key of :attr:`MetricResult.values` that ranks
             checkpoints when this metric is the first of ``--metrics``.
         higher_is_better: whether a larger primary value is better.
+
+    A metric that measures in a feature space may also offer that space to
+    other commands by overriding :meth:`features` (``ganzoo nearest --space NAME``).
     """
 
     name: str = ""
@@ -143,3 +146,18 @@ class Metric:
     def compute(self, samples: SampleSource, context: EvalContext) -> MetricResult:
         """Evaluate ``context.num_samples`` samples from ``samples`` against ``context``'s data."""
         raise NotImplementedError
+
+    def features(self, context: EvalContext) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The feature space this metric measures in, or None (the default: it has none).
+
+        Return a function mapping a batch of images (float32 on
+        ``context.device``, values in the data's range ``[-1, 1]``) to
+        feature vectors ``(N, D)``, the space this metric measures in; used
+        by ``ganzoo nearest --space NAME``, which calls it after
+        :meth:`check`, under ``torch.inference_mode``, with batches of at
+        most ``context.batch_size``. It may load or train (and cache) its
+        extractor as :meth:`compute` does. ``ganzoo nearest`` offers as
+        ``--space`` choices the metrics whose class overrides this method,
+        so only override it when there is a space to return.
+        """
+        return None

@@ -150,22 +150,39 @@ def after_plugin_error(error: PluginHookError, run_dir: Any, checkpoint_step: in
 
 
 class LoggerFanOut:
-    """Fans a run's numbers and sample grids out to the ``--log`` backends."""
+    """Fans a run's numbers and sample grids out to the ``--log`` backends.
 
-    def __init__(self, opened: list[Any]) -> None:
+    An exception inside a backend (a tracking server gone mid-run) becomes a
+    :class:`PluginHookError` naming the logger, so the run stops like after a
+    failing hook: one line, the checkpoint written, resumable.
+    """
+
+    def __init__(self, opened: list[tuple[str, Any]]) -> None:
         self.opened = opened
+
+    @classmethod
+    def open(cls, loggers: list[Any], run: Any) -> LoggerFanOut:
+        """Open every logger for ``run``; if one fails, those already open are closed again."""
+        opened: list[tuple[str, Any]] = []
+        try:
+            for logger in loggers:
+                opened.append((logger.name, _guarded(logger.name, "open", logger.open, run)))
+        except BaseException:
+            cls(opened).close(quiet=True)
+            raise
+        return cls(opened)
 
     def losses(self, record: dict[str, Any]) -> None:
         values = {"loss/d": record["d_loss"], "loss/g": record["g_loss"], "loss/penalty": record["penalty"]}
         if record.get("img_per_s"):
             values["speed/img_per_s"] = record["img_per_s"]
-        for logger in self.opened:
-            logger.scalars(record["step"], values)
+        for name, logger in self.opened:
+            _guarded(name, "scalars", logger.scalars, record["step"], values)
 
     def evaluation(self, step: int, results: dict[str, dict[str, float]]) -> None:
         values = {f"eval/{metric}/{key}": value for metric, numbers in results.items() for key, value in numbers.items()}
-        for logger in self.opened:
-            logger.scalars(step, values)
+        for name, logger in self.opened:
+            _guarded(name, "scalars", logger.scalars, step, values)
 
     def images(self, step: int, samples: torch.Tensor) -> None:
         if not self.opened or samples.dim() != 4:
@@ -173,12 +190,31 @@ class LoggerFanOut:
         from torchvision.utils import make_grid
 
         grid = make_grid(samples.clamp(-1, 1).add(1).div(2), nrow=8)
-        for logger in self.opened:
-            logger.images(step, "samples", grid)
+        for name, logger in self.opened:
+            _guarded(name, "images", logger.images, step, "samples", grid)
 
-    def close(self) -> None:
-        for logger in self.opened:
-            logger.close()
+    def close(self, quiet: bool = False) -> None:
+        """Close every backend, each even if another failed; the first failure is raised unless ``quiet``."""
+        failure = None
+        for name, logger in self.opened:
+            try:
+                _guarded(name, "close", logger.close)
+            except PluginHookError as error:
+                failure = failure or error
+        self.opened = []
+        if failure is not None and not quiet:
+            raise failure
+
+
+def _guarded(name: str, method: str, call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except GanzooError:  # the logger's own one-line message (e.g. "wandb could not start: ...")
+        raise
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else ""
+        raise PluginHookError(f"logger '{name}' failed in {method}: {type(error).__name__}"
+                              + (f": {reason}" if reason else "")) from error
 
 
 #: Signals this close together are one request (see :func:`stop_on_signals`).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import functools
 
 import time
@@ -87,12 +88,12 @@ class TrainingSession:
             try:
                 self.hooks.on_run_start(run=self.run)
                 if self.world.is_main:
-                    self.loggers = LoggerFanOut([logger.open(self.run) for logger in self.assembly.loggers])
+                    self.loggers = LoggerFanOut.open(self.assembly.loggers, self.run)
                 with stop_on_signals() as stop:
                     self._loop(stop)
             finally:
                 self.reporter.finish()
-                self.loggers.close()
+                self.loggers.close(quiet=sys.exc_info()[0] is not None)  # never mask the error that stopped it
             self.hooks.on_run_end(run=self.run, step=self.step, interrupted=self.outcome.interrupted)
         except PluginHookError as error:
             # Hooks run on rank 0 alone, so this checkpoint is written without asking the other ranks.

@@ -37,6 +37,9 @@ Values, for ``K`` classes and ``N`` generated samples:
 
 Classes with fewer than 2 generated (or reference) samples are skipped in
 the last two (see :func:`~ganzoo_plugins.metrics.classifier_stats.within_class_values`).
+
+The same features are offered to ``ganzoo nearest --space classifier``
+(:meth:`Classifier.features`).
 """
 
 from __future__ import annotations
@@ -174,6 +177,12 @@ class Classifier(Metric):
             protocol.update(within_protocol)
         return MetricResult(values, protocol)
 
+    def features(self, context: EvalContext) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The evaluator's penultimate features (the space of ``classifier_fid``), trained and cached on first use."""
+        self.check(context)
+        net, _ = self._evaluator(context, self.cache_directory(context))
+        return net.features
+
     def recipe_for(self, context: EvalContext) -> EvaluatorRecipe:
         """The recipe given to the constructor, or the documented one for the data's shape."""
         return self.recipe or recipe_for(context.spec.shape)
@@ -234,8 +243,10 @@ class Classifier(Metric):
                 return ReferenceStats(count=int(meta["count"]), **stats)
         num_classes, dim = context.spec.num_classes, self.recipe_for(context).feature_dim
         moments, class_moments = Moments(dim), ClassMoments(num_classes, dim)
+        batches = -(-len(context.reference) // context.batch_size)
         with torch.inference_mode():
-            for batch, labels in labelled_batches(context.reference, context.batch_size):
+            for batch, labels in ganzoo.track(labelled_batches(context.reference, context.batch_size),
+                                              f"reference statistics of the {context.ref_split} split", batches):
                 features = net.features(batch.to(context.device))
                 moments.add(features)
                 class_moments.add(features, labels)

@@ -17,7 +17,7 @@ BUILTIN_COMPONENTS = {
     "losses": {"bce", "minimax", "mse", "wgan", "wgan-gp", "hinge", "ragan", "rahinge"},
     "datasets": {"mnist", "cifar10", "folder", "ring8", "grid25", "mnist-mini"},
     "metrics": {"fid", "is", "kid", "prc", "classifier", "cas", "modes"},
-    "loggers": {"tensorboard"},
+    "loggers": {"tensorboard", "wandb", "mlflow"},
     "regularizers": {"gp", "dragan", "r1", "r2", "lecam", "cr", "pl"},
     "augmentations": {"diffaugment", "ada", "flip"},
     "recipes": {"vanilla-gan-mnist", "dcgan-cifar10", "lsgan-cifar10", "wgan-gp-cifar10", "sndcgan-cifar10",
