@@ -92,3 +92,16 @@ def split_size(data_root: Path, train: bool, name: str = "mnist") -> int:
     from ganzoo.registry import load_registry
 
     return len(load_registry().dataset(name).load(str(data_root), train=train, download=False))
+
+
+@pytest.fixture(scope="session")
+def conditional_run(tmp_path_factory, data_root):
+    """A tiny class-conditional MLP (``cmlp``) trained for one step on MNIST: a conditional generator to sample."""
+    from tests.helpers import invoke
+
+    out = tmp_path_factory.mktemp("cmlp") / "run"
+    result = invoke("run", "--arch", "cmlp", "--loss", "bce", "--data", "mnist", "--data-root", data_root, "--steps", 1,
+                    "--batch-size", 8, "--arch-option", "generator_widths=16", "--arch-option",
+                    "discriminator_widths=16", "--out", out)
+    assert result.exit_code == 0, result.output
+    return out

@@ -31,16 +31,6 @@ def toy_run(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="module")
-def conditional_run(tmp_path_factory, data_root):
-    out = tmp_path_factory.mktemp("cmlp") / "run"
-    result = invoke("run", "--arch", "cmlp", "--loss", "bce", "--data", "mnist", "--data-root", data_root, "--steps", 1,
-                    "--batch-size", 8, "--arch-option", "generator_widths=16", "--arch-option",
-                    "discriminator_widths=16", "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
-
-
 def refused(*args: object, setup: Callable[[Path], list] | None = None) -> str:
     """Run ``ganzoo ARGS`` (plus what ``setup(tmp)`` returns) and check the refusal; nothing in tmp may change."""
     with tempfile.TemporaryDirectory() as name:

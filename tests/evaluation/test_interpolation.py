@@ -123,16 +123,6 @@ def test_one_png_per_frame(mnist_run, tmp_path):
     assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["000000.png", "000001.png", "000002.png"]
 
 
-@pytest.fixture(scope="module")
-def conditional_run(tmp_path_factory, data_root):
-    out = tmp_path_factory.mktemp("cmlp") / "run"
-    result = invoke("run", "--arch", "cmlp", "--loss", "bce", "--data", "mnist", "--data-root", data_root, "--steps", 1,
-                    "--batch-size", 8, "--arch-option", "generator_widths=16", "--arch-option",
-                    "discriminator_widths=16", "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
-
-
 @pytest.mark.parametrize(("chosen", "label"), [(None, 0), ("3", 3)])
 def test_conditional_generators_walk_within_one_class(conditional_run, tmp_path, chosen, label):
     out = tmp_path / "walk.safetensors"
