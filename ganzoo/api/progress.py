@@ -53,6 +53,7 @@ class ProgressDisplay:
         self._start_step = 0
         self._started = 0.0
         self._latest_eval = ""
+        self._deadline: float | None = None  # with --max-minutes: when the budget runs out
         self._last_checkpoint = ""
         self._steps: dict[int, tuple[TaskID | None, float]] = {}  # long steps: id(task) -> (bar, start time)
 
@@ -70,12 +71,20 @@ class ProgressDisplay:
         self._task = self._live().add_task("step", total=total_steps, completed=start_step, losses="", eta="ETA -",
                                            notes="")
 
+    def time_budget(self, seconds: float) -> None:
+        """``--max-minutes``: the session ends after ``seconds`` of training, whatever its step count."""
+        self._deadline = time.monotonic() + seconds
+
     def eta(self, step: int) -> str:
-        """The estimated time to the last step, from the average pace of this session so far."""
+        """The estimated time to the end: to the last step at the average pace of this session so far,
+        or to the end of the time budget if that comes first."""
+        now = time.monotonic()
+        budget = max(0.0, self._deadline - now) if self._deadline is not None else None
         done = step - self._start_step
         if done <= 0:
-            return "-"
-        return _duration((time.monotonic() - self._started) / done * (self._total - step))
+            return _duration(budget) if budget is not None else "-"
+        by_steps = (now - self._started) / done * (self._total - step)
+        return _duration(by_steps if budget is None else min(by_steps, budget))
 
     def log(self, record: dict[str, Any]) -> None:
         line = f"step {record['step']}/{self._total}  {_format(record)}"

@@ -11,8 +11,9 @@ class Reporter(Protocol):
     """Receives progress: the CLI shows a progress bar, library users may pass their own.
 
     A reporter may also have ``announce(run_dir)``, called with the run directory before training
-    starts, and ``checkpointed(step, path)``, called after each periodic checkpoint; reporters
-    without them work unchanged.
+    starts, ``checkpointed(step, path)``, called after each periodic checkpoint, and
+    ``time_budget(seconds)``, called when ``--max-minutes`` bounds the session; reporters without
+    them work unchanged.
     """
 
     def start(self, total_steps: int, start_step: int) -> None: ...

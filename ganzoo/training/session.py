@@ -123,6 +123,9 @@ class TrainingSession:
     def _loop(self, stop: StopRequest) -> None:
         config, total = self.config, self.assembly.total_steps
         deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
+        time_budget = getattr(self.reporter, "time_budget", None)
+        if deadline is not None and time_budget is not None:
+            time_budget(60 * config.max_minutes)
         last = self.step >= total
         stopping = False
         # Every decision that ends or rewinds the loop is agreed by all ranks (AgreedFlag, world.earliest):

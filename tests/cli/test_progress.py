@@ -112,3 +112,15 @@ def test_a_cli_evaluation_names_its_long_steps(tmp_path):
     for step in ("training the small-cnn evaluator", "reference statistics of the train split",
                  "generating 64 samples"):
         assert f"{step}" in result.output and "done in" in result.output, result.output
+
+
+def test_with_a_time_budget_the_eta_is_the_budget_left_when_it_ends_first(monkeypatch):
+    clock = iter([100.0, 100.0, 110.0, 120.0])
+    monkeypatch.setattr("ganzoo.api.progress.time.monotonic", lambda: next(clock))
+    reporter, stream = plain_reporter()
+    reporter.start(1_000_000, 0)  # t = 100
+    reporter.time_budget(60)  # t = 100: ends at t = 160
+    reporter.log({"step": 10, **LOSSES})  # t = 110: a million steps would take 11 days; the budget has 50 s
+    reporter.log({"step": 20, **LOSSES})  # t = 120: 40 s left
+    lines = stream.getvalue().splitlines()
+    assert lines[1].endswith("ETA 0:00:50") and lines[2].endswith("ETA 0:00:40"), lines
